@@ -1,0 +1,1 @@
+"""The collector: cycles, batches, breakers, retries, stats, events. Never imports Textual."""

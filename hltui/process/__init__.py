@@ -1,0 +1,1 @@
+"""Pure validation and derivation: raw payloads in, records out. No I/O."""

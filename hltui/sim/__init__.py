@@ -1,0 +1,1 @@
+"""Simulated HyperLiquid + HyperDash on localhost (demo and tests)."""

@@ -1,0 +1,1 @@
+"""Source adapters: fetch raw payloads. They know nothing of storage or UI."""

@@ -1,0 +1,1 @@
+"""Storage: one `Store` interface, InfluxDB and embedded implementations, spool, lifecycle."""

@@ -1,0 +1,1 @@
+"""Textual app (the only package that imports Textual)."""
