@@ -1,0 +1,1 @@
+"""Screens: dashboard, asset detail, help."""
