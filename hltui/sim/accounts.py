@@ -165,7 +165,7 @@ class AccountBook:
             roe = upnl / (abs(szi) * entry / lev) if szi else 0.0
             liq = self._liquidation_px(szi, entry, lev, p["isolated"], acct.account_value)
             if p["isolated"]:
-                raw_usd = -szi * entry + used
+                raw_usd = -szi * entry + abs(szi) * entry / lev  # margin posted at entry
                 leverage: dict[str, Any] = {"type": "isolated", "value": lev,
                                             "rawUsd": fmt.dec(raw_usd, 6)}
                 iso_margin += used
