@@ -25,7 +25,7 @@ def num(value: Any) -> float | None:
 
 
 def price(value: Any) -> str:
-    """Mark price with about 6 significant digits (BTC 97020.0, kPEPE 0.0015650)."""
+    """Mark price with about 5 significant digits (BTC 97020.0, kPEPE 0.0015650)."""
     v = num(value)
     if v is None:
         return DASH
@@ -38,7 +38,7 @@ def price(value: Any) -> str:
         return f"{v:.4f}"
     if a == 0:
         return "0"
-    digits = min(10, 5 - math.floor(math.log10(a)))
+    digits = min(10, 4 - math.floor(math.log10(a)))
     return f"{v:.{digits}f}"
 
 

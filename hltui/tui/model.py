@@ -81,8 +81,6 @@ def market_row(values: dict[str, Any]) -> dict[str, float | None]:
         prev = _first(values, "prev")
         if mark is not None and prev:
             chg = mark / prev - 1.0
-    elif abs(chg) > 5:  # a percentage, not a fraction
-        chg = chg / 100.0
     fund = _first(values, "fund")
     oi = _first(values, "oi")
     if oi is None:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from rich.console import Group
 from rich.text import Text
 from textual.app import RenderResult
 from textual.widget import Widget
@@ -85,4 +86,4 @@ class HeaderBar(Widget):
         if sb is not None and sb.state != "closed":
             bottom.append(f"{sb.state} ", style=BREAKER_STYLE.get(sb.state, ""))
         bottom.append(self.store_label)
-        return Text("\n").join([top, bottom])
+        return Group(top, bottom)

@@ -6,6 +6,8 @@ longs grow left from the centre line, shorts grow right, both on one scale.
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections import defaultdict
 from typing import Any
 
@@ -54,24 +56,32 @@ def nearest(prices: list[float], mark: float | None, n: int) -> list[float]:
     return sorted(chosen, reverse=True)
 
 
-def bar_line(price_label: str, long_n: float, short_n: float, scale: float, half: int,
+def price_labels(prices: list[float], mark: float | None) -> dict[float, str]:
+    """Labels with the same number of decimals, enough to tell neighbours apart."""
+    ordered = sorted(set(prices))
+    steps = [b - a for a, b in itertools.pairwise(ordered) if b > a]
+    step = min(steps) if steps else abs(ordered[0]) / 100 if ordered else 1.0
+    everything = [*ordered, *([mark] if mark is not None else [])]
+    decimals = max(0, min(8, 1 - math.floor(math.log10(step)))) if step > 0 else 2
+    return {p: f"{p:,.{decimals}f}" for p in everything}
+
+
+def bar_line(label: str, long_n: float, short_n: float, scale: float, half: int,
              *, mark_line: bool = False) -> Text:
     line = Text(no_wrap=True, overflow="crop")
-    line.append(f"{price_label:>11} ", style="bold yellow" if mark_line else "dim")
+    line.append(f"{label:>12} ", style="bold yellow" if mark_line else "dim")
     if mark_line:
-        line.append("─" * half + "┼" + "─" * half, style="yellow")
-        line.append(" mark", style="bold yellow")
+        line.append("─" * max(0, half - 6) + " mark ┼" + "─" * half, style="yellow")
         return line
-    lw = round(half * long_n / scale) if scale else 0
-    sw = round(half * short_n / scale) if scale else 0
-    llab = fmt.usd(long_n) if long_n else ""
-    slab = fmt.usd(short_n) if short_n else ""
-    left = (llab + " " if llab and half - lw > len(llab) else "") + "█" * lw
-    right = "█" * sw + (" " + slab if slab and half - sw > len(slab) else "")
-    line.append(" " * (half - len(left)))
-    line.append(left, style="green")
+    room = max(1, half - 9)  # leave space for the amount next to the longest bar
+    lw = round(room * long_n / scale) if scale else 0
+    sw = round(room * short_n / scale) if scale else 0
+    left = (fmt.usd(long_n) + " " if long_n else "") + "█" * lw
+    right = "█" * sw + (" " + fmt.usd(short_n) if short_n else "")
+    line.append(" " * max(0, half - len(left)))
+    line.append(left[-half:], style="green")
     line.append("│", style="dim")
-    line.append(right, style="red")
+    line.append(right[:half], style="red")
     return line
 
 
@@ -96,19 +106,22 @@ class LiquidationBars(Widget):
         if not by_price:
             return Text("no liquidation levels stored for this asset", style="dim")
         width, height = self.content_size.width, self.content_size.height
-        half = max(4, (width - 13) // 2)
+        half = max(10, (width - 14) // 2)
         rows = max(1, height - 2)
         prices = nearest(list(by_price), self.mark, rows)
         scale = max(max(v) for p, v in by_price.items() if p in prices) or 1.0
-        lines = [Text.assemble((f"{'':>11} ", ""), ("longs ◀".rjust(half), "green"), "│",
+        labels = price_labels(prices, self.mark)
+        lines = [Text.assemble((f"{'':>12} ", ""), ("longs ◀".rjust(half), "green"), "│",
                                ("▶ shorts", "red"), no_wrap=True)]
         mark_done = self.mark is None
         for p in prices:
             if not mark_done and p < self.mark:  # type: ignore[operator]
-                lines.append(bar_line(fmt.price(self.mark), 0, 0, scale, half, mark_line=True))
+                lines.append(bar_line(labels[self.mark], 0, 0, scale, half,  # type: ignore[index]
+                                      mark_line=True))
                 mark_done = True
             long_n, short_n = by_price[p]
-            lines.append(bar_line(fmt.price(p), long_n, short_n, scale, half))
+            lines.append(bar_line(labels[p], long_n, short_n, scale, half))
         if not mark_done:
-            lines.append(bar_line(fmt.price(self.mark), 0, 0, scale, half, mark_line=True))
+            lines.append(bar_line(labels[self.mark], 0, 0, scale, half,  # type: ignore[index]
+                                  mark_line=True))
         return Group(*lines)
