@@ -40,7 +40,7 @@ async def test_table_updates_in_place_and_cursor_follows_its_asset():
         table.sync(model.rows)
         await pilot.pause()
         assert table.row_count == 230
-        table.move_cursor(row=12)
+        table.move_cursor(12)
         await pilot.pause()
         chosen = table.selected_asset
         line = table.cursor_row - int(table.scroll_y)
@@ -64,7 +64,7 @@ async def test_sort_filter_and_hostile_names():
         table.set_sort("asset", reverse=False)
         await pilot.pause()
         assert table.order[0] == "@107"
-        assert table.get_cell("[red]x[/red]", "asset").plain == "[red]x[/red]"  # not markup
+        assert table.cell_text("[red]x[/red]", "asset") == "[red]x[/red]"
         table.set_sort("fund")  # numeric, highest first
         fundings = [model.rows[a]["fund"] for a in table.order]
         assert fundings == sorted(fundings, reverse=True)
