@@ -19,7 +19,6 @@ import os
 import pty
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -210,8 +209,8 @@ def cpu_while_idle(argv: list[str], env: dict, settle: float, window: float) -> 
 
 def bench_idle_cpu(window: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "HLTUI_DATA_DIR": tmp, "TERM": "xterm-256color",
-               "COLUMNS": "160", "LINES": "48"}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "HLTUI_DATA_DIR": tmp,
+               "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "48"}
         env.pop("HLTUI_INFLUX_URL", None)
         py = sys.executable
         base = cpu_while_idle([py, "-c", "from textual.app import App\n"
