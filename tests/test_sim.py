@@ -578,3 +578,10 @@ async def test_fixture_takes_constructor_arguments(sim: SimExchange) -> None:
     assert len(meta["universe"]) == len(ctxs) == 40 and len(sim.book.addresses) == 30
     assert not any(u.get("isDelisted") for u in meta["universe"])
     assert sim.stats.faults_served["timeout"] == 1
+
+
+def test_asset_names_lists_the_universe_in_order() -> None:
+    m = Market(seed=7)
+    listed = m.asset_names()
+    assert listed[:2] == ["BTC", "ETH"] and not set(DELISTED) & set(listed)
+    assert m.asset_names(include_delisted=True) == [a.name for a in m.assets]

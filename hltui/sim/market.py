@@ -258,6 +258,10 @@ class Market:
             self.spot[k] *= math.exp(rng.gauss(0, 0.002))
         self.steps += 1
 
+    def asset_names(self, include_delisted: bool = False) -> list[str]:
+        """Universe names in universe order (listed ones only unless asked)."""
+        return [a.name for a in self.assets if include_delisted or not a.delisted]
+
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
 
