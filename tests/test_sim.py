@@ -585,3 +585,17 @@ def test_asset_names_lists_the_universe_in_order() -> None:
     listed = m.asset_names()
     assert listed[:2] == ["BTC", "ETH"] and not set(DELISTED) & set(listed)
     assert m.asset_names(include_delisted=True) == [a.name for a in m.assets]
+
+
+def test_top_addresses_and_sampled_truth() -> None:
+    from hltui.sim.accounts import AccountBook
+
+    book = AccountBook(Market(seed=7), n_accounts=300)
+    top = book.top_addresses(50)
+    values = {r["ethAddress"]: float(r["accountValue"])
+              for r in book.leaderboard()["leaderboardRows"]}
+    assert len(top) == 50 and min(values[a] for a in top) >= max(
+        v for a, v in values.items() if a not in top)
+    sample = book.positions(addresses=top)
+    assert {p.address for p in sample} <= set(top)
+    assert sample == [p for p in book.positions() if p.address in set(top)]

@@ -34,8 +34,11 @@ def fixed(x: float, decimals: int) -> str:
     s = f"{x:.{decimals}f}"
     if "." in s:
         s = s.rstrip("0")
-        return s + "0" if s[-1] == "." else s
-    return s + ".0"
+        if s[-1] == ".":
+            s += "0"
+    else:
+        s += ".0"
+    return "0.0" if s == "-0.0" else s
 
 
 def px(x: float, sz_decimals: int) -> str:
