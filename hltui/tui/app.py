@@ -30,7 +30,7 @@ from hltui.tui.messages import ModelUpdated
 from hltui.tui.model import DashboardModel, EventFeed
 from hltui.tui.screens.dashboard import DashboardScreen
 from hltui.tui.screens.help import HelpScreen
-from hltui.tui.terminal import TerminalWatch, silence_output
+from hltui.tui.terminal import TerminalWatch, exit_soon, silence_output
 from hltui.tui.widgets.markets_table import COLUMNS
 
 TCSS_PATH = Path(__file__).parent.parent / "hltui.tcss"
@@ -75,6 +75,7 @@ class HltuiApp(App[int]):
         self.runtime: RuntimeLike | None = None
         self.status = 0
         self.flushed = False
+        self.terminal_lost: str | None = None
         self._factory = runtime_factory or self._default_factory
         self._tick_seconds = tick_seconds
         self._ticks = 0
@@ -246,6 +247,8 @@ class HltuiApp(App[int]):
         self._changed()
         self.notify("Flushing pending writes…", timeout=30)
         status = await self.shutdown()
+        if self.terminal_lost:
+            exit_soon(status)  # the dead tty may block Textual's own shutdown
         self.exit(status)
 
     async def shutdown(self) -> int:
@@ -274,6 +277,7 @@ class HltuiApp(App[int]):
 
     def _terminal_lost(self, reason: str) -> None:
         """SIGHUP or a hung-up tty: nobody is watching; flush and leave quietly."""
+        self.terminal_lost = reason
         if "SIGTERM" not in reason:
             silence_output()
         self._log("warning", reason)

@@ -14,6 +14,8 @@ import os
 import select
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 
 _GONE = select.POLLHUP | select.POLLERR | select.POLLNVAL
@@ -80,6 +82,19 @@ class TerminalWatch:
     @property
     def fired(self) -> bool:
         return self._fired
+
+
+def exit_soon(status: int, grace: float = 2.0) -> None:
+    """Leave within `grace` seconds even if Textual's shutdown blocks on the dead tty.
+
+    Called only after pending writes were flushed: Textual's writer thread can
+    block forever on a terminal that is gone, which would leave a process behind.
+    """
+    def _later() -> None:
+        time.sleep(grace)
+        os._exit(status)
+
+    threading.Thread(target=_later, name="hltui-exit", daemon=True).start()
 
 
 def silence_output() -> None:

@@ -49,20 +49,20 @@ class HeaderBar(Widget):
             top.append(" ")
             top.append(" PAUSED ", style="bold black on yellow")
         if m is not None:
-            top.append(" collector ", style="dim")
-            top.append(m.collector_state, style=COLLECTOR_STYLE.get(m.collector_state, ""))
+            if m.collector_state != "running":
+                top.append(" collector ", style="dim")
+                top.append(m.collector_state, style=COLLECTOR_STYLE.get(m.collector_state, ""))
             top.append("  cycle ", style="dim")
             top.append(str(m.cycle or "–"))
             if m.cycle_running:
                 top.append(" running…", style="cyan")
             elif m.last_cycle is not None:
-                top.append(f" at {clock_text(m.last_cycle_at, time.localtime)}", style="")
-                top.append(f" ({fmt.millis(m.last_cycle.duration_ms)}", style="dim")
+                top.append(f" at {clock_text(m.last_cycle_at, time.localtime)}")
+                top.append(f" in {fmt.millis(m.last_cycle.duration_ms)}", style="dim")
                 ok, failed = m.last_cycle.assets_ok, m.last_cycle.assets_failed
-                top.append(f", {ok} ok", style="dim")
+                top.append(f" · {ok} ok", style="dim")
                 if failed:
-                    top.append(f", {failed} failed", style="red")
-                top.append(")", style="dim")
+                    top.append(f" · {failed} failed", style="red")
         if self.sort_label:
             top.append(f"  sort {self.sort_label}", style="dim")
         if self.filter_text:
