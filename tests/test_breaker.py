@@ -203,3 +203,14 @@ def test_bad_configuration_is_refused():
         CircuitBreaker("x", threshold=0)
     with pytest.raises(ValueError):
         CircuitBreaker("x", reset=-1)
+
+
+async def test_probe_now_lets_the_next_call_probe():
+    br, _clock, events = make(threshold=1, reset=60.0)
+    with pytest.raises(ServerError):
+        await br.call(fail, ServerError("x", 500))
+    assert not br.allows()
+    br.probe_now()
+    assert br.allows()
+    assert await br.call(ok) == "ok"
+    assert [e.state for e in events] == ["open", "half-open", "closed"]

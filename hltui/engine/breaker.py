@@ -118,6 +118,11 @@ class CircuitBreaker:
             return self.next_probe_in() == 0.0
         return not self._probe_in_flight
 
+    def probe_now(self) -> None:
+        """Let the next call probe at once (a final flush, a user's retry request)."""
+        if self._state == "open":
+            self._opened_at = self._clock() - self.reset
+
     def snapshot(self, reason: str = "") -> BreakerChanged:
         return BreakerChanged(
             name=self.name, state=self._state, failures=self._failures,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,28 +22,13 @@ from hltui.engine.events import EventSink, LogRecord, null_sink
 from hltui.engine.stats import WriterCounters
 from hltui.engine.writer import WriteOutcome
 from hltui.process.records import Point
+from hltui.store import lineproto
 from hltui.store.base import Store, StoreError, StoreRejected, WriteResult
+from hltui.store.influx_http import WriteInterrupted
 from hltui.store.spool import Spool
 
 DEADLETTER_FILE = "deadletter.lp"
 MAX_ERRORS = 5
-
-
-def points_to_lines(points: Sequence[Point]) -> list[str]:
-    """Line protocol (ms precision) through influxdb_client's serializer, never by hand."""
-    from influxdb_client import Point as LPPoint
-    from influxdb_client.domain.write_precision import WritePrecision
-
-    lines = []
-    for p in points:
-        lp = LPPoint(p.measurement)
-        for k, v in p.tags.items():
-            lp.tag(k, v)
-        for k, v in p.fields.items():
-            lp.field(k, v)
-        lp.time(p.time_ms, WritePrecision.MS)
-        lines.append(lp.to_line_protocol())
-    return lines
 
 
 class DurableWriter:
@@ -58,7 +43,6 @@ class DurableWriter:
         *,
         batch_size: int = 5000,
         deadletter: Path | None = None,
-        serialize: Callable[[Sequence[Point]], list[str]] | None = None,
     ) -> None:
         self.store = store
         self.spool = spool
@@ -66,7 +50,6 @@ class DurableWriter:
         self.sink = sink
         self.batch_size = batch_size
         self.deadletter = deadletter or spool.dir.parent / DEADLETTER_FILE
-        self.serialize = serialize or getattr(store, "to_lines", None) or points_to_lines
         self.written = 0
         self.spooled = 0
         self.replayed = 0
@@ -103,7 +86,14 @@ class DurableWriter:
                     pending = chunk + pending
                     break
             if pending:
-                await self._to_spool(self.serialize(pending), out)
+                if not out.errors:
+                    wait = self.breaker.next_probe_in()
+                    why = (f"breaker open, next probe in {wait:.0f}s" if wait is not None
+                           else "older points are still spooled")
+                    out.errors.append(f"store unavailable ({why}): spooling")
+                lines, refused = lineproto.to_lines(pending)
+                await self._dead_letter_pairs(refused, out)
+                await self._to_spool(lines, out)
         return out
 
     async def _write_chunk(self, chunk: list[Point], out: WriteOutcome) -> bool:
@@ -111,14 +101,23 @@ class DurableWriter:
         try:
             res = await self.breaker.call(self.store.write, chunk)
         except StoreRejected as exc:
-            await self._dead_letter(self.serialize(chunk), str(exc), out)
+            lines, refused = lineproto.to_lines(chunk)
+            await self._dead_letter_pairs(refused, out)
+            await self._dead_letter(lines, str(exc), out)
+            return True
+        except WriteInterrupted as exc:  # part acknowledged, the rest goes to the spool
+            self._note_unavailable(exc, out)
+            self.written += exc.written
+            out.written += exc.written
+            await self._dead_letter_pairs(exc.rejected, out)
+            await self._to_spool(list(exc.pending), out)
             return True
         except (StoreError, BreakerOpen) as exc:
             self._note_unavailable(exc, out)
             return False
         self.written += res.written
         out.written += res.written
-        await self._dead_letter_result(res, out)
+        await self._dead_letter_pairs(res.rejected, out)
         return True
 
     async def _to_spool(self, lines: list[str], out: WriteOutcome) -> None:
@@ -158,6 +157,8 @@ class DurableWriter:
                 except StoreRejected as exc:
                     res = WriteResult(0, [(ln, str(exc)) for ln in batch.lines])
                 except (StoreError, BreakerOpen) as exc:
+                    # (a WriteInterrupted batch is not acknowledged: it is delivered
+                    # again, and rewriting the same series and time is idempotent)
                     self._note_unavailable(exc, out)
                     if delivered:
                         self._log("warning", f"replay paused after {delivered} lines: {exc}; "
@@ -165,7 +166,7 @@ class DurableWriter:
                     return False
                 self.replayed += res.written
                 delivered += res.written
-                await self._dead_letter_result(res, out)
+                await self._dead_letter_pairs(res.rejected, out)
             await asyncio.to_thread(self.spool.ack, batch)
         secs = time.perf_counter() - started
         self._log("success", f"spool replayed: {delivered} of {pending} lines in {secs:.1f}s")
@@ -184,8 +185,10 @@ class DurableWriter:
         """A final replay attempt; what remains stays on disk for the next start."""
         out = WriteOutcome()
         async with self._lock:
-            if not self.spool.empty and self.breaker.allows():
-                await self._replay(out)
+            if not self.spool.empty:
+                self.breaker.probe_now()  # last chance in this run: worth one probe
+                if self.breaker.allows():
+                    await self._replay(out)
             if not self.spool.empty:
                 self._log("warning", f"{self.spool.pending_lines} lines remain spooled in "
                                      f"{self.spool.dir}; they are replayed at the next start")
@@ -195,9 +198,11 @@ class DurableWriter:
         self.spool.close()
 
     # -- dead letters ------------------------------------------------------------------
-    async def _dead_letter_result(self, res: WriteResult, out: WriteOutcome) -> None:
+    async def _dead_letter_pairs(self, rejected: Sequence[tuple[str, str]],
+                                 out: WriteOutcome) -> None:
+        """Dead-letter (line or point description, reason) pairs, grouped by reason."""
         by_reason: dict[str, list[str]] = {}
-        for line, reason in res.rejected:
+        for line, reason in rejected:
             by_reason.setdefault(reason, []).append(line)
         for reason, lines in by_reason.items():
             await self._dead_letter(lines, reason, out)
