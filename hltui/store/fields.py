@@ -16,7 +16,7 @@ raw points becomes one compressed point, and how a chart bucket is read.
 | assets | last | a count of the universe at the end |
 | price, notional_usd (liquidation_levels) | last | the latest snapshot of each level |
 | cycle_ms | mean | timing |
-| ok, failed, points_written, spooled, replayed, dropped, dead_lettered (collector_stats) | sum | per-cycle counts add up |
+| ok, failed, points_written, spooled, replayed, dropped, dead_lettered | sum | per-cycle counts |
 | spool_bytes, breaker_failures (collector_stats) | last | gauges |
 | mark_price_high / mark_price_low (compressed only) | max / min of mark_price | range |
 
