@@ -214,3 +214,43 @@ async def test_probe_now_lets_the_next_call_probe():
     assert br.allows()
     assert await br.call(ok) == "ok"
     assert [e.state for e in events] == ["open", "half-open", "closed"]
+
+
+async def test_wait_probe_callers_follow_the_probes_verdict():
+    br, clock, _events = make(threshold=1, reset=1.0)
+    with pytest.raises(ServerError):
+        await br.call(fail, ServerError("x", 500))
+    clock.now += 2.0
+    gate = asyncio.Event()
+    calls: list[str] = []
+
+    async def slow(tag: str, exc: Exception | None = None) -> str:
+        calls.append(tag)
+        await gate.wait()
+        if exc:
+            raise exc
+        return tag
+
+    probe = asyncio.create_task(br.call(slow, "probe"))
+    await asyncio.sleep(0)
+    follower = asyncio.create_task(br.call(slow, "follower", wait_probe=True))
+    await asyncio.sleep(0)
+    assert calls == ["probe"]  # the follower waits instead of failing or probing too
+    gate.set()
+    assert await probe == "probe" and await follower == "follower"
+    assert calls == ["probe", "follower"] and br.state == "closed"
+    # a failed probe: its followers are refused without being called
+    with pytest.raises(ServerError):
+        await br.call(fail, ServerError("x", 500))
+    clock.now += 2.0
+    gate.clear()
+    probe = asyncio.create_task(br.call(slow, "probe2", ServerError("down", 503)))
+    await asyncio.sleep(0)
+    follower = asyncio.create_task(br.call(slow, "follower2", wait_probe=True))
+    await asyncio.sleep(0)
+    gate.set()
+    with pytest.raises(ServerError):
+        await probe
+    with pytest.raises(BreakerOpen):
+        await follower
+    assert "follower2" not in calls and br.state == "open"

@@ -14,6 +14,7 @@ with a `BreakerChanged` event.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import time
 from collections.abc import Awaitable, Callable
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from hltui.engine.events import BreakerChanged, BreakerState
-from hltui.sources.base import ClientHTTPError
+from hltui.sources.base import ClientHTTPError, SourceError
 from hltui.store.base import StoreRejected
 
 T = TypeVar("T")
@@ -30,8 +31,12 @@ T = TypeVar("T")
 ANSWERED = (ClientHTTPError, StoreRejected)
 
 
-class BreakerOpen(Exception):
-    """Refused without calling: the breaker is open (or its one probe is in flight)."""
+class BreakerOpen(SourceError):
+    """Refused without calling: the breaker is open (or its one probe is in flight).
+
+    A SourceError (kind `breaker`) so a job records it like any failed source call;
+    the store's writer catches it to spool.
+    """
 
     kind = "breaker"
 
@@ -84,6 +89,7 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self._generation = 0
         self._probe_in_flight = False
+        self._probe_done: asyncio.Event | None = None
         self._last_error = ""
         self.transitions = 0
         self._permit: contextvars.ContextVar[_Permit | None] = contextvars.ContextVar(
@@ -140,12 +146,15 @@ class CircuitBreaker:
             if self._probe_in_flight:
                 raise BreakerOpen(self.name, None)
             self._probe_in_flight = True
+            self._probe_done = None
             return _Permit(self._generation, probe=True)
         return _Permit(self._generation, probe=False)
 
     def _finish(self, permit: _Permit, exc: BaseException | None) -> None:
         if permit.probe:
             self._probe_in_flight = False
+            if self._probe_done is not None:
+                self._probe_done.set()  # after the verdict below (callbacks run later)
         if exc is not None and not isinstance(exc, Exception):
             return  # cancelled / interrupted: no verdict; a new probe may go out
         failed = exc is not None and not isinstance(exc, self._answered)
@@ -193,9 +202,23 @@ class CircuitBreaker:
         self._permit.set(permit.prev)
         self._finish(permit, exc)
 
-    async def call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-        """Run `fn` through the breaker; raises BreakerOpen without calling when refused."""
-        permit = self._admit()
+    async def call(self, fn: Callable[..., Awaitable[T]], *args: Any,
+                   wait_probe: bool = False, **kwargs: Any) -> T:
+        """Run `fn` through the breaker; raises BreakerOpen without calling when refused.
+
+        With `wait_probe`, a call refused only because the half-open probe is in flight
+        waits for the probe's verdict and then goes ahead if the breaker closed (calls
+        that start together, like a job's concurrent requests, do not fail for it).
+        """
+        try:
+            permit = self._admit()
+        except BreakerOpen as exc:
+            if not wait_probe or exc.retry_in is not None:
+                raise
+            if self._probe_done is None:
+                self._probe_done = asyncio.Event()
+            await self._probe_done.wait()
+            permit = self._admit()
         try:
             result = await fn(*args, **kwargs)
         except BaseException as exc:

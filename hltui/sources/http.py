@@ -99,7 +99,8 @@ class InfoClient:
                        json_body: dict[str, Any] | None) -> Any:
         if self.breaker is None:
             return await self._request(method, url, what, json_body)
-        return await self.breaker.call(self._request, method, url, what, json_body)
+        return await self.breaker.call(self._request, method, url, what, json_body,
+                                       wait_probe=True)
 
     async def _request(
         self, method: str, url: str, what: str, json_body: dict[str, Any] | None = None
