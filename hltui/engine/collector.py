@@ -136,7 +136,7 @@ class Collector:
         self.sink(ev)
         if ev.state == "open":
             self.log("error", f"breaker {ev.name} OPEN ({ev.reason}); next probe in "
-                              f"{ev.next_probe_in or 0:.0f}s")
+                              f"{ev.next_probe_in or 0:.1f}s")
         elif ev.state == "half-open":
             self.log("info", f"breaker {ev.name} half-open: one probe ({ev.reason})")
         else:
