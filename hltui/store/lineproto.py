@@ -124,6 +124,7 @@ def reference_line(p: Point, int_fields: frozenset[str] = INT_FIELDS) -> str:
 
 _tables: tuple[dict[int, str], dict[int, str], dict[int, str]] | None = None
 _escaped_keys: dict[str, str] = {}
+_orders: dict[tuple[str, ...], list[tuple[str, str]]] = {}  # field order per key set
 
 
 def _escape_tables() -> tuple[dict[int, str], dict[int, str], dict[int, str]]:
@@ -151,28 +152,44 @@ def to_line(p: Point, int_fields: frozenset[str] = INT_FIELDS) -> str:
     without building a Point per record: one snapshot is ~230 points x ~18 fields and
     the Point object path costs several times the JSON parse of the snapshot."""
     check_point(p)
-    fields = coerce_fields(p.fields, int_fields)
     meas_t, key_t, str_t = _escape_tables()
     parts = [p.measurement.translate(meas_t)]
     for k in sorted(p.tags):
         parts.append(f",{_key(k, key_t)}={p.tags[k].translate(key_t)}")
-    parts.append(" ")
-    sep = ""
-    for k in sorted(fields):
+    fields = p.fields
+    keys = tuple(fields)
+    order = _orders.get(keys)
+    if order is None:
+        for k in keys:
+            if k not in _checked_names:
+                _check_name("field name", k)
+                _checked_names.add(k)
+        order = _orders[keys] = [(k, _key(k, key_t) + "=") for k in sorted(keys)]
+    values = []
+    for k, prefix in order:
         v = fields[k]
-        t = type(v)
-        if t is float:
+        if v is None:
+            continue
+        if type(v) is float and k not in int_fields and v - v == 0.0:  # finite float
             s = repr(v)
-            if s.endswith(".0"):
-                s = s[:-2]
-        elif t is bool:
-            s = "true" if v else "false"
-        elif t is int:
-            s = f"{v}i"
         else:
-            s = '"' + str(v).translate(str_t) + '"'
-        parts.append(f"{sep}{_key(k, key_t)}={s}")
-        sep = ","
+            v = coerce_field(k, v, int_fields)
+            t = type(v)
+            if t is float:
+                s = repr(v)
+            elif t is bool:
+                s = "true" if v else "false"
+            elif t is int:
+                s = f"{v}i"
+            else:
+                s = '"' + str(v).translate(str_t) + '"'
+        if s[-2:] == ".0":
+            s = s[:-2]
+        values.append(prefix + s)
+    if not values:
+        raise SerializationError("point has no fields")
+    parts.append(" ")
+    parts.append(",".join(values))
     parts.append(f" {p.time_ms}")
     return "".join(parts)
 
