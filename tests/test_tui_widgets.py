@@ -12,6 +12,7 @@ from hltui.tui.widgets.funding_table import extremes
 from hltui.tui.widgets.liquidation_bars import LiquidationBars, buckets, pick_source
 from hltui.tui.widgets.log_pane import LogPane
 from hltui.tui.widgets.markets_table import MarketsTable
+from hltui.tui.widgets.sparklines import spark
 
 HOSTILE = ["kPEPE", "@107", "[red]x[/red]", 'we"ird', "A,B=C", "sp ace", "ÄÖÜ"]
 
@@ -128,3 +129,13 @@ async def test_liquidation_bars_use_one_source_and_place_the_mark():
         text = "\n".join(lines)
         assert text.index("110") < text.index("mark") < text.index("95")
         assert "$2.0M" in text and "$1.0M" in text
+
+
+def test_spark_one_bar_per_point_and_averaged_down():
+    assert spark([], 10).plain == " " * 10
+    assert spark([1.0, 1.0], 4).plain == "  ▄▄"  # flat: mid bars, right-aligned
+    up = spark([1.0, 2.0, 3.0], 3)
+    assert up.plain == "▁▄█" and str(up.style) == "green"
+    down = spark([float(100 - i) for i in range(100)], 10)
+    assert len(down.plain) == 10 and down.plain[0] == "█" and down.plain[-1] == "▁"
+    assert str(down.style) == "red"

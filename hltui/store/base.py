@@ -82,12 +82,15 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def asset_history(
-        self, asset: str, hours: float, max_points: int = 300, source: str | None = None
+        self, asset: str, hours: float, max_points: int = 300, source: str | None = None,
+        now_ms: int | None = None,
     ) -> Series:
-        """asset_metrics fields for one asset over the last `hours`, at most max_points."""
+        """asset_metrics fields for one asset over the last `hours`, at most max_points.
+        `now_ms` (default: the wall clock) ends the window (the dashboard passes its clock)."""
 
     @abc.abstractmethod
-    async def global_metrics(self, hours: float = 24, max_points: int = 300) -> Series: ...
+    async def global_metrics(self, hours: float = 24, max_points: int = 300,
+                             now_ms: int | None = None) -> Series: ...
 
     @abc.abstractmethod
     async def liquidation_map(self, asset: str, source: str | None = None) -> list[dict[str, Any]]:

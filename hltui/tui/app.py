@@ -51,6 +51,14 @@ class RuntimeLike(Protocol):
 RuntimeFactory = Callable[[EventSink], Awaitable[RuntimeLike]]
 
 
+def runtime_store_label(runtime: RuntimeLike) -> str:
+    """The store actually in use (`--demo` keeps simulated data in its own place)."""
+    settings = getattr(runtime, "settings", None)
+    if isinstance(settings, Settings):
+        return settings.store_label
+    return getattr(runtime.store, "label", "store")
+
+
 class HltuiApp(App[int]):
     CSS_PATH = TCSS_PATH
     TITLE = "hltui"
@@ -144,6 +152,7 @@ class HltuiApp(App[int]):
         try:
             if self.runtime is None:
                 self.runtime = await self._factory(self.feed)
+                self.dashboard.set_store_label(runtime_store_label(self.runtime))
             self.model.set_collector_state("running")
             self._changed()
             status = await self.runtime.collector.run(self.cycles)
@@ -202,8 +211,7 @@ class HltuiApp(App[int]):
             return
         collector = self._running_collector()
         if collector is not None:
-            collector.request_cycle()
-            self.notify("Cycle requested", timeout=2)
+            collector.request_cycle()  # the header shows "running…" at once
 
     def action_restart_collector(self) -> None:
         if self.model.collector_state in ("running", "starting"):
@@ -219,6 +227,7 @@ class HltuiApp(App[int]):
             self.notify("Compression is already running.", timeout=2)
             return
         self.model.compression_running = True
+        self.model.compression_requested = True
         self.model.versions.health += 1
         self._changed()
         self.notify("Compressing…", timeout=2)
@@ -274,6 +283,11 @@ class HltuiApp(App[int]):
                 self.status = self.status or 1
                 self._log("error", f"flush on exit failed: {type(exc).__name__}: {exc}")
         return self.status
+
+    async def on_unmount(self) -> None:
+        """Exits that bypass `q` (ctrl+c, tests, errors) still flush and close."""
+        if self.runtime is not None:
+            await self.shutdown()
 
     def _terminal_lost(self, reason: str) -> None:
         """SIGHUP or a hung-up tty: nobody is watching; flush and leave quietly."""

@@ -171,6 +171,7 @@ class DashboardModel:
     stats: StatsUpdated | None = None
     compression: CompressionProgress | None = None
     compression_running: bool = False
+    compression_requested: bool = False  # by the user (`c`): report the result in a toast
     last_compression: CompressionDone | None = None
     collector_error: str | None = None
     collector_state: str = "starting"  # starting | running | stopped | failed | done
@@ -245,9 +246,10 @@ class DashboardModel:
         self.compression = None
         self.versions.health += 1
         self.versions.data += 1
+        requested, self.compression_requested = self.compression_requested, False
         if e.error:
             self.notices.append(Notice(f"Compression failed: {e.error}", "error"))
-        else:
+        elif requested:  # the hourly automatic runs are in the log and the health panel
             self.notices.append(Notice(
                 f"Compression done: {e.windows} hour windows, {e.points:,} points "
                 f"in {e.duration_ms / 1000:.1f} s"))

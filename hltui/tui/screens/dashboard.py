@@ -34,7 +34,8 @@ VIEWS = ("markets", "panels", "log")
 class DashboardScreen(Screen):
     """Widgets re-read the model on `ModelUpdated` (≤ 4 Hz), only what changed."""
 
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    # the table needs ~106 columns: side panels from 120, wider ones from 180
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-normal"), (180, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
     BINDINGS = [
         Binding("enter", "open_detail", "Detail", show=True, priority=False),
@@ -61,7 +62,7 @@ class DashboardScreen(Screen):
             with Vertical(id="left"):
                 yield MarketsTable(id="markets")
                 yield FilterInput()
-                yield SparklinesPanel(self._store, id="sparklines")
+                yield SparklinesPanel(self._store, self.model.clock, id="sparklines")
             with Vertical(id="side"):
                 yield FundingTable(id="funding")
                 yield GlobalPanel(id="global")
@@ -107,6 +108,11 @@ class DashboardScreen(Screen):
             seen.data = v.data
             self.query_one(SparklinesPanel).show_asset(self.table.selected_asset)
         self.query_one(LogPane).write_batch(m.take_log())
+
+    def set_store_label(self, label: str) -> None:
+        header = self.query_one(HeaderBar)
+        header.store_label = label
+        header.refresh()
 
     def on_screen_resume(self) -> None:
         self.refresh_from_model(force_timed=True)

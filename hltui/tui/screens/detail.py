@@ -113,7 +113,8 @@ class AssetDetailScreen(Screen[str]):
             return
         started = time.perf_counter()
         try:
-            series = await store.asset_history(asset, hours, max_points=MAX_POINTS)
+            series = await store.asset_history(asset, hours, max_points=MAX_POINTS,
+                                               now_ms=int(self.clock() * 1000))
             levels = await store.liquidation_map(asset)
             positions = [r for r in await store.latest_positions() if r.get("asset") == asset]
         except Exception as exc:  # shown on screen; the dashboard keeps running

@@ -26,7 +26,7 @@ from textual.strip import Strip
 from hltui.tui import format as fmt
 from hltui.tui.messages import AssetChosen, AssetHighlighted
 
-PAD = 1  # blank cells either side of every column
+GAP = 1  # blank cells before every column (and one after the last)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ def _trader_total(row: dict[str, Any]) -> float | None:
 
 COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("asset", "Asset", 10, lambda r: "", descending=False),
-    ColumnSpec("mark", "Mark", 11, lambda r: fmt.price(r.get("mark"))),
+    ColumnSpec("mark", "Mark", 10, lambda r: fmt.price(r.get("mark"))),
     ColumnSpec("chg", "24h", 8, lambda r: fmt.pct(r.get("chg")), _signed("chg")),
     ColumnSpec("fund", "Fund/h", 9, lambda r: fmt.funding_hourly(r.get("fund")), _signed("fund")),
     ColumnSpec("fund_ann", "Fund/yr", 8, lambda r: fmt.funding_annual(r.get("fund")),
@@ -78,8 +78,8 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("cov", "Cov", 5, lambda r: fmt.pct(r.get("cov"), 0, signed=False)),
 )
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
-FIXED = COLUMNS[0].width + 2 * PAD
-SCROLLED_WIDTH = sum(c.width + 2 * PAD for c in COLUMNS[1:])
+FIXED = COLUMNS[0].width + GAP
+SCROLLED_WIDTH = sum(c.width + GAP for c in COLUMNS[1:]) + GAP
 
 
 def sort_value(column: ColumnSpec, asset: str, row: dict[str, Any]) -> Any:
@@ -118,8 +118,7 @@ class MarketsTable(ScrollView, can_focus=True):
         background: $surface;
         color: $foreground;
         & > .markets--header { text-style: bold; background: $panel; color: $foreground; }
-        & > .markets--header-sorted { text-style: bold underline; background: $panel;
-                                      color: $accent; }
+        & > .markets--header-sorted { text-style: bold; background: $panel; color: $accent; }
         & > .markets--cursor { background: $block-cursor-blurred-background;
                                color: $block-cursor-blurred-foreground; }
         &:focus > .markets--cursor { background: $block-cursor-background;
@@ -263,18 +262,18 @@ class MarketsTable(ScrollView, can_focus=True):
             base = self.rich_style + self.get_component_rich_style("markets--even-row")
         else:
             base = self.rich_style
-        fixed = [Segment(" " * PAD + fit_left(asset, COLUMNS[0].width) + " " * PAD,
+        fixed = [Segment(" " * GAP + fit_left(asset, COLUMNS[0].width),
                          base + self.get_component_rich_style("markets--fixed", partial=True))]
-        pad = " " * PAD
-        rest = [Segment(f"{pad}{text.rjust(col.width)[:col.width]}{pad}",
-                        self._style(base, style))
+        gap = " " * GAP
+        rest = [Segment(f"{gap}{text.rjust(col.width)[:col.width]}", self._style(base, style))
                 for col, (text, style) in zip(COLUMNS[1:], self._cells[asset], strict=True)]
+        rest.append(Segment(gap, base))
         return self._join_strip(fixed, rest, width, base)
 
     def _header_strip(self, width: int) -> Strip:
         head = self.rich_style + self.get_component_rich_style("markets--header")
         sorted_style = self.rich_style + self.get_component_rich_style("markets--header-sorted")
-        pad = " " * PAD
+        gap = " " * GAP
         segments = []
         for col in COLUMNS:
             label = col.label
@@ -283,7 +282,8 @@ class MarketsTable(ScrollView, can_focus=True):
                 label += "▼" if self.sort_reverse else "▲"
                 style = sorted_style
             text = fit_left(label, col.width) if col.key == "asset" else label.rjust(col.width)
-            segments.append(Segment(f"{pad}{text}{pad}", style))
+            segments.append(Segment(f"{gap}{text}", style))
+        segments.append(Segment(gap, head))
         return self._join_strip(segments[:1], segments[1:], width, head)
 
     def _join_strip(self, fixed: list[Segment], rest: list[Segment], width: int,
@@ -347,7 +347,7 @@ class MarketsTable(ScrollView, can_focus=True):
             return
         pos = x - FIXED + round(self.scroll_x)
         for col in COLUMNS[1:]:
-            pos -= col.width + 2 * PAD
+            pos -= col.width + GAP
             if pos < 0:
                 self.set_sort(col.key)
                 return

@@ -1,32 +1,25 @@
 """Sparklines of the selected asset over the last 24 h, read back from the store.
 
-Reading from the store (not from memory) shows what was actually persisted: a gap
-in a sparkline is a gap in the database. Loads run in an exclusive worker, so
-flicking through assets only ever finishes the last request.
+Reading from the store (not from memory) shows what was actually persisted, tiers
+stitched by the store. Loads run in an exclusive worker, so flicking through assets
+only ever finishes the last request.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
 from textual import work
-from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.app import ComposeResult, RenderResult
 from textual.widget import Widget
-from textual.widgets import Label, Sparkline
 
 from hltui.store.base import Series, Store
 from hltui.tui import format as fmt
 
-# (field, label, value formatter)
-METRICS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
-    ("mark_price", "price", fmt.price),
-    ("funding_rate", "funding", fmt.funding_hourly),
-    ("open_interest_usd", "OI", fmt.usd),
-    ("ls_ratio", "L/S", fmt.ratio),
-)
+BARS = "▁▂▃▄▅▆▇█"
 HOURS = 24.0
 
 
@@ -34,56 +27,107 @@ def clean(values: list[float | None]) -> list[float]:
     return [v for v in (fmt.num(x) for x in values) if v is not None]
 
 
-def summary(values: list[float], render: Callable[[Any], str]) -> Text:
-    """Last value and the change over the window."""
+def spark(values: list[float], width: int) -> Text:
+    """One bar per point (averaged down when there are more points than cells),
+    newest on the right, green when the window ends higher than it started."""
+    if width <= 0:
+        return Text("")
+    if not values:
+        return Text(" " * width)
+    if len(values) > width:
+        step = len(values) / width
+        values = [sum(chunk) / len(chunk) for chunk in
+                  (values[int(i * step):max(int(i * step) + 1, int((i + 1) * step))]
+                   for i in range(width))]
+    lo, hi = min(values), max(values)
+    span = hi - lo
+    bars = "".join(BARS[3] if span == 0 else BARS[min(7, int((v - lo) / span * 7.999))]
+                   for v in values)
+    style = "green" if values[-1] > values[0] else "red" if values[-1] < values[0] else "cyan"
+    return Text(bars.rjust(width), style=style, no_wrap=True)
+
+
+def pct_change(values: list[float]) -> tuple[str, str]:
+    if len(values) < 2 or not values[0]:
+        return "", ""
+    change = values[-1] / values[0] - 1.0
+    return f" {fmt.pct(change, 1)}", fmt.sign_style(change)
+
+
+def funding_mean(values: list[float]) -> tuple[str, str]:
+    mean = sum(values) / len(values)
+    return f" avg {fmt.funding_annual(mean)}/yr", fmt.sign_style(mean)
+
+
+def ratio_delta(values: list[float]) -> tuple[str, str]:
+    if len(values) < 2:
+        return "", ""
+    delta = values[-1] - values[0]
+    return f" {delta:+.2f}", fmt.sign_style(delta)
+
+
+# (field, label, value formatter, what the window says beside the last value)
+METRICS: tuple[tuple[str, str, Callable[[Any], str],
+                     Callable[[list[float]], tuple[str, str]]], ...] = (
+    ("mark_price", "price", fmt.price, pct_change),
+    ("funding_rate", "funding", fmt.funding_hourly, funding_mean),
+    ("open_interest_usd", "OI", fmt.usd, pct_change),
+    ("ls_ratio", "L/S", fmt.ratio, ratio_delta),
+)
+VALUE_WIDTH = 26
+
+
+def summary(values: list[float], render: Callable[[Any], str],
+            window: Callable[[list[float]], tuple[str, str]]) -> Text:
     if not values:
         return Text("no data", style="dim")
-    last, first = values[-1], values[0]
-    text = Text(render(last))
-    if first:
-        change = last / first - 1.0
-        text.append(f" {fmt.pct(change, 1)}", style=fmt.sign_style(change))
+    text = Text(render(values[-1]))
+    extra, style = window(values)
+    text.append(extra, style=style)
     return text
 
 
-class SparklineRow(Horizontal):
-    DEFAULT_CSS = """
-    SparklineRow { height: 1; }
-    SparklineRow > .spark-label { width: 8; color: $text-muted; }
-    SparklineRow > Sparkline { width: 1fr; }
-    SparklineRow > .spark-value { width: 20; text-align: right; }
-    """
+class SparklineRow(Widget):
+    DEFAULT_CSS = "SparklineRow { height: 1; }"
 
-    def __init__(self, field: str, label: str, render: Callable[[Any], str]) -> None:
+    def __init__(self, field: str, label: str, render: Callable[[Any], str],
+                 window: Callable[[list[float]], tuple[str, str]]) -> None:
         super().__init__(id=f"spark-{field}")
-        self.field, self.label, self.render_value = field, label, render
-
-    def compose(self) -> ComposeResult:
-        yield Label(self.label, classes="spark-label")
-        yield Sparkline([], summary_function=lambda xs: sum(xs) / len(xs))
-        yield Label("", classes="spark-value")
+        self.field, self.label = field, label
+        self.render_value, self.window = render, window
+        self.values: list[float] = []
 
     def show(self, values: list[float]) -> None:
-        spark = self.query_one(Sparkline)
-        lo = min(values) if values else 0.0
-        # Sparkline scales from the minimum; shift so flat-but-nonzero series stay visible
-        spark.data = [v - lo for v in values] if values else []
-        self.query_one(".spark-value", Label).update(summary(values, self.render_value))
+        self.values = values
+        self.refresh()
+
+    def render(self) -> RenderResult:
+        width = self.content_size.width
+        bars = max(0, width - 9 - VALUE_WIDTH)
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(f"{self.label:<8} ", style="dim")
+        line.append_text(spark(self.values, bars))
+        value = summary(self.values, self.render_value, self.window)
+        value.align("right", VALUE_WIDTH)
+        line.append_text(value)
+        return line
 
 
 class SparklinesPanel(Widget):
     DEFAULT_CSS = "SparklinesPanel { height: auto; }"
 
-    def __init__(self, store: Callable[[], Store | None], **kwargs: Any) -> None:
+    def __init__(self, store: Callable[[], Store | None],
+                 clock: Callable[[], float] = time.time, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._store = store
+        self._clock = clock
         self.asset: str | None = None
         self.loaded: tuple[str, int] | None = None  # (asset, points) of the last load
         self.border_title = "24 h (stored)"
 
     def compose(self) -> ComposeResult:
-        for field, label, render in METRICS:
-            yield SparklineRow(field, label, render)
+        for field, label, render, window in METRICS:
+            yield SparklineRow(field, label, render, window)
 
     def show_asset(self, asset: str | None) -> None:
         """Load `asset` (or reload it after a cycle wrote new points)."""
@@ -96,9 +140,10 @@ class SparklinesPanel(Widget):
         store = self._store()
         if store is None:
             return
-        width = max(30, self.size.width - 30)
+        width = max(10, self.size.width - 9 - VALUE_WIDTH)
         try:
-            series = await store.asset_history(asset, HOURS, max_points=width)
+            series = await store.asset_history(asset, HOURS, max_points=width,
+                                               now_ms=int(self._clock() * 1000))
         except Exception as exc:  # a store outage must not break the dashboard
             self.border_subtitle = f"store: {type(exc).__name__}"
             return
@@ -109,7 +154,7 @@ class SparklinesPanel(Widget):
     def apply(self, asset: str, series: Series) -> None:
         self.border_title = Text.assemble("24 h (stored) ", (asset, "bold"))
         self.border_subtitle = f"{len(series.times_ms)} pts"
-        for field, _label, _render in METRICS:
+        for field, *_ in METRICS:
             self.query_one(f"#spark-{field}", SparklineRow).show(
                 clean(series.values.get(field, [])))
         self.loaded = (asset, len(series.times_ms))

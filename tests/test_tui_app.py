@@ -1,0 +1,280 @@
+"""The dashboard end to end: `App.run_test` with the simulated exchange over real HTTP
+on localhost (`--demo` runtime) and a real embedded store in tmp.
+
+Cycles are driven by the `r` key against a manual clock (the interval is an hour), so
+every test sees the same seeded market and the same timestamps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from hltui.config import Settings, load_settings
+from hltui.engine.build import build_runtime
+from hltui.engine.events import CycleDone, EventSink
+from hltui.store.factory import make_store
+from hltui.tui.app import HltuiApp
+from hltui.tui.screens.detail import AssetDetailScreen
+from hltui.tui.widgets.collector_banner import CollectorBanner
+from hltui.tui.widgets.header_bar import HeaderBar
+from hltui.tui.widgets.history_chart import HistoryChart
+from hltui.tui.widgets.markets_table import MarketsTable
+
+# Yesterday 00:00 UTC: a fixed time of day (stable screens) that stores still accept
+# (they refuse points older than the raw retention, as InfluxDB does).
+T0 = (time.time() // 86400 - 1) * 86400
+
+
+class ManualClock:
+    """The app's and the simulator's clock; tests move it between cycles."""
+
+    def __init__(self, t: float = T0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+async def until(pilot, predicate: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def header_text(app: HltuiApp) -> str:
+    header = app.dashboard.query_one(HeaderBar)
+    return "\n".join(line.text for line in header.render_lines(header.region.reset_offset))
+
+
+@pytest.fixture
+def settings(clean_env: Path) -> Settings:
+    return load_settings(interval=3600, sources="hyperliquid")
+
+
+def make_app(settings: Settings, clock: ManualClock, **kw) -> HltuiApp:
+    return HltuiApp(settings, demo=True, clock=clock, seed=7, watch_terminal=False, **kw)
+
+
+async def next_cycle(app: HltuiApp, pilot, clock: ManualClock, step: float = 600) -> int:
+    """Advance the clock and press `r`; wait for that cycle to finish."""
+    before = app.model.cycle if not app.model.cycle_running else app.model.cycle
+    clock.t += step
+    await pilot.press("r")
+    await until(pilot, lambda: app.model.cycle > before and not app.model.cycle_running
+                and app.model.last_cycle is not None
+                and app.model.last_cycle.cycle == app.model.cycle, "the next cycle")
+    return app.model.cycle
+
+
+async def first_cycle(app: HltuiApp, pilot) -> None:
+    await until(pilot, lambda: app.model.last_cycle is not None
+                and app.dashboard.table.row_count > 0, "the first cycle")
+
+
+async def test_rows_for_every_asset_and_demo_label(settings):
+    clock = ManualClock()
+    app = make_app(settings, clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await first_cycle(app, pilot)
+        stored = {r["asset"] for r in await app.runtime.store.latest_positions()
+                  if r.get("source") == "hyperliquid"}
+        table = app.dashboard.table
+        assert len(stored) > 200
+        assert set(table.order) == stored  # every asset the store holds, nothing else
+        assert table.row_count == len(stored)
+        head = header_text(app)
+        assert "DEMO" in head and "simulated data" in head
+        assert str(app.runtime.settings.data_dir) in head  # the store actually in use
+        odd = [a for a in stored if not a.isalnum()]
+        assert odd, "the simulator's awkward names are part of the test"
+        for asset in odd:
+            assert table.cell_text(asset, "asset") == asset
+        await pilot.press("q")
+    assert app.return_value == 0
+
+
+async def test_pause_stops_cycles_and_resume_restarts_them(clean_env):
+    settings = load_settings(interval=0.2, sources="hyperliquid")
+    app = make_app(settings, ManualClock())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await first_cycle(app, pilot)
+        await pilot.press("p")
+        await until(pilot, lambda: app.model.paused and not app.model.cycle_running, "pause")
+        await pilot.pause(0.3)
+        assert "PAUSED" in header_text(app)
+        paused_at = app.model.cycle
+        await pilot.pause(1.2)  # six intervals: no new cycle may start
+        assert app.model.cycle == paused_at
+        await pilot.press("p")
+        await until(pilot, lambda: app.model.cycle >= paused_at + 2, "cycles after resume")
+        await pilot.pause(0.3)
+        assert "PAUSED" not in header_text(app)
+        await pilot.press("q")
+
+
+async def test_compress_key_runs_compression_and_reports_it(clean_env):
+    # automatic compression only after the first cycle: `c` is the one measured here
+    settings = load_settings(interval=3600, compression_interval="1000d",
+                             sources="hyperliquid")
+    clock = ManualClock(T0 - 30 * 3600)  # old enough for the hourly tier
+    app = make_app(settings, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await first_cycle(app, pilot)
+        await until(pilot, lambda: app.model.last_compression is not None, "auto compression")
+        for _ in range(3):
+            await next_cycle(app, pilot, clock, step=1800)
+        clock.t = T0
+        app.model.last_compression = None
+        await pilot.press("c")
+        await until(pilot, lambda: app.model.last_compression is not None, "compression")
+        done = app.model.last_compression
+        assert done.error is None and done.windows >= 1 and done.points > 0
+        await pilot.pause(0.3)
+        toasts = [n.message for n in app._notifications]
+        assert any("Compression done" in t and f"{done.points:,} points" in t for t in toasts)
+        health = app.dashboard.query_one("#health")
+        text = "\n".join(s.text for s in health.render_lines(health.region.reset_offset))
+        assert f"compressed {done.windows} h" in text
+        await pilot.press("q")
+
+
+async def test_navigation_detail_from_store_and_back(settings):
+    clock = ManualClock()
+    app = make_app(settings, clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await first_cycle(app, pilot)
+        for _ in range(3):
+            await next_cycle(app, pilot, clock)
+        table = app.dashboard.table
+        first, second = table.order[0], table.order[1]
+        assert table.selected_asset == first
+        await pilot.press("]")
+        assert table.selected_asset == second
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, AssetDetailScreen)
+                    and app.screen.loaded is not None, "the detail screen")
+        detail = app.screen
+        assert detail.asset == second
+        stored = await app.runtime.store.asset_history(second, 24, max_points=400,
+                                                       now_ms=int(clock() * 1000))
+        assert detail.loaded.series.times_ms == stored.times_ms  # read from the store
+        assert len(stored.times_ms) == 4
+        charts = {c.field: c.points for c in detail.query(HistoryChart)}
+        assert charts["mark_price"] == 4 and charts["open_interest_usd"] == 4
+        await pilot.press("2")  # 7 d: a new load, the old data is cleared first
+        assert detail.loaded is None or detail.loaded.hours == 168
+        await until(pilot, lambda: detail.loaded is not None and detail.loaded.hours == 168,
+                    "the 7 d range")
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is app.dashboard, "the dashboard")
+        assert table.selected_asset == second
+        await pilot.press("q")
+
+
+async def test_fast_range_switching_never_shows_a_stale_range(settings):
+    clock = ManualClock()
+    app = make_app(settings, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await first_cycle(app, pilot)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, AssetDetailScreen), "detail")
+        detail = app.screen
+        seen = []
+        for key in "3213123":
+            await pilot.press(key)
+            if detail.loaded is not None:
+                seen.append((detail.range_key, detail.loaded.hours))
+        await until(pilot, lambda: detail.loaded is not None, "the last range")
+        assert detail.loaded.hours == 2160.0 and detail.range_key == "3"
+        hours = {"1": 24.0, "2": 168.0, "3": 2160.0}
+        assert all(hours[k] == h for k, h in seen)
+        await pilot.press("q")
+
+
+async def test_filter_narrows_and_escape_restores(settings):
+    app = make_app(settings, ManualClock())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await first_cycle(app, pilot)
+        table = app.dashboard.table
+        total = table.row_count
+        await pilot.press("slash", "b", "t")
+        await pilot.pause()
+        assert table.order and all("bt" in a.casefold() for a in table.order)
+        assert table.row_count < total
+        await pilot.press("enter")  # keep the filter, back to the table
+        assert table.has_focus and table.filter_text == "bt"
+        assert "'bt'" in header_text(app)
+        await pilot.press("slash")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert table.row_count == total and table.has_focus
+        await pilot.press("q")
+
+
+async def test_quit_flushes_before_exit(settings):
+    clock = ManualClock()
+    app = make_app(settings, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await first_cycle(app, pilot)
+        await next_cycle(app, pilot, clock)
+        runtime = app.runtime
+        shown = app.dashboard.table.row_count
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running or app.flushed, "exit")
+    assert app.flushed and app.runtime is None and app.return_value == 0
+    # a fresh store sees the last cycle of every asset
+    store = make_store(runtime.settings)
+    await store.open()
+    try:
+        rows = [r for r in await store.latest_positions() if r.get("source") == "hyperliquid"]
+    finally:
+        await store.close()
+    assert len(rows) == shown
+    assert {r["time_ms"] for r in rows} == {int(clock() * 1000)}
+
+
+async def test_a_collector_that_raises_keeps_the_app_up_and_restarts(settings):
+    """The sink raising inside the collector's cycle is a real failure path of run()."""
+    clock = ManualClock()
+    calls = {"n": 0}
+
+    async def factory(sink: EventSink):
+        calls["n"] += 1
+        first_runtime = calls["n"] == 1
+
+        def exploding(event) -> None:
+            sink(event)
+            if first_runtime and isinstance(event, CycleDone) and event.cycle == 2:
+                raise RuntimeError("sink exploded [bold]not markup[/bold]")
+
+        return await build_runtime(settings, exploding, demo=True, clock=clock, seed=7)
+
+    app = make_app(settings, clock, runtime_factory=factory)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await first_cycle(app, pilot)
+        clock.t += 600
+        await pilot.press("r")
+        await until(pilot, lambda: app.model.collector_state == "failed", "the failure")
+        await pilot.pause(0.3)
+        assert app.is_running and app.screen is app.dashboard
+        banner = app.dashboard.query_one(CollectorBanner)
+        assert banner.display and "RuntimeError: sink exploded [bold]not markup[/bold]" in str(
+            banner.render())
+        assert "R to restart" in str(banner.render())
+        assert app.dashboard.table.row_count > 200  # the data shown so far stays
+        await pilot.press("p")  # keys still work; they say the collector is down
+        await pilot.press("R")
+        await until(pilot, lambda: app.model.collector_state == "running"
+                    and app.model.last_cycle is not None and calls["n"] == 2, "the restart")
+        await pilot.pause(0.3)
+        assert not banner.display
+        await pilot.press("q")
+    assert app.flushed
