@@ -15,9 +15,12 @@ Run: `python bench/bench_tui.py [--quick]` (from the repository root).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pty
 import random
+import select
+import signal
 import statistics
 import sys
 import tempfile
@@ -176,35 +179,42 @@ async def bench_log_rss(total: int) -> None:
     print(f"  growth last/first quarter = {marks[-1][1] / marks[0][1]:.3f}")
 
 
-def cpu_while_idle(argv: list[str], env: dict, settle: float, window: float) -> float:
+def drain(fd: int, seconds: float) -> bytes:
+    """Read the child's output for `seconds`, never blocking past them."""
+    end, out = time.time() + seconds, bytearray()
+    while (left := end - time.time()) > 0:
+        ready, _, _ = select.select([fd], [], [], min(0.5, left))
+        if ready:
+            try:
+                out += os.read(fd, 65536)
+            except OSError:  # the child closed the terminal
+                break
+    return bytes(out)
+
+
+def cpu_while_idle(argv: list[str], env: dict, settle: float, window: float,
+                   expect: bytes = b"") -> float:
     """% of one core used by a TUI process in a pty during `window` seconds."""
     pid, fd = pty.fork()
     if pid == 0:  # child: the TUI
         os.execvpe(argv[0], argv, env)
     try:
-        deadline = time.time() + settle
-        while time.time() < deadline:  # keep the pty drained while it starts
-            try:
-                os.read(fd, 65536)
-            except OSError:
-                break
+        shown = drain(fd, settle)
+        if expect not in shown:
+            raise RuntimeError(f"{argv} did not show {expect!r} after {settle} s")
         p = psutil.Process(pid)
         c0, t0 = sum(p.cpu_times()[:2]), time.time()
-        end = t0 + window
-        while time.time() < end:
-            import select
-
-            r, _, _ = select.select([fd], [], [], 0.5)
-            if r:
-                os.read(fd, 65536)
+        drain(fd, window)
         c1, t1 = sum(p.cpu_times()[:2]), time.time()
         return 100 * (c1 - c0) / (t1 - t0)
     finally:
-        with __import__("contextlib").suppress(Exception):
+        with contextlib.suppress(OSError):
             os.write(fd, b"q")
-            time.sleep(1.5)
-            os.kill(pid, 9)
+        drain(fd, 2.0)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+        os.close(fd)
 
 
 def bench_idle_cpu(window: float) -> None:
@@ -218,10 +228,11 @@ def bench_idle_cpu(window: float) -> None:
                                "class A(App):\n"
                                "    def compose(self):\n        yield Footer()\n"
                                "A().run()"], env, 3, window)
-        demo = cpu_while_idle([py, "-m", "hltui", "--demo", "--interval", "300"], env, 12, window)
+        demo = cpu_while_idle([py, "-m", "hltui", "--demo", "--interval", "300"], env, 12,
+                              window, expect=b"225 points written")
     print(f"[idle] CPU between cycles over {window:.0f} s (pty 160x48)")
     print(f"  empty Textual app : {base:5.2f}% of a core")
-    print(f"  hltui --demo      : {demo:5.2f}% of a core   (ratio {demo / max(base, 0.01):.1f}x)")
+    print(f"  hltui --demo      : {demo:5.2f}% of a core   (difference {demo - base:+.2f} points)")
 
 
 async def bench_enter_to_charts() -> None:

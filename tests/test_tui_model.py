@@ -99,6 +99,7 @@ def test_pause_compression_and_failure_become_state_and_notices():
     assert m.paused
     m.apply(CompressionProgress(2, 5))
     assert m.compression_running
+    m.compression_requested = True
     m.apply(CompressionDone(5, 1234, 850.0))
     assert not m.compression_running and m.last_compression.points == 1234  # type: ignore[union-attr]
     m.apply(CollectorFailed("RuntimeError: boom"))

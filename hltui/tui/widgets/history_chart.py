@@ -18,10 +18,10 @@ CHARTS: dict[str, tuple[str, float, str]] = {
 
 
 def time_axis(times_ms: list[int], now_ms: int, hours: float) -> tuple[list[float], str]:
-    """x values as hours (<= 48 h) or days before now, and the axis label."""
+    """x values as hours (<= 48 h) or days before now, and the unit for the title."""
     if hours <= 48:
-        return [(t - now_ms) / 3_600_000 for t in times_ms], "hours before now"
-    return [(t - now_ms) / 86_400_000 for t in times_ms], "days before now"
+        return [(t - now_ms) / 3_600_000 for t in times_ms], "hours ago"
+    return [(t - now_ms) / 86_400_000 for t in times_ms], "days ago"
 
 
 class HistoryChart(PlotextPlot):
@@ -37,9 +37,8 @@ class HistoryChart(PlotextPlot):
                  if fmt.num(v) is not None]
         plt = self.plt
         plt.clear_figure()
-        plt.title(f"{title} ({unit})")
         xs, label = time_axis([t for t, _ in pairs], now_ms, hours)
-        plt.xlabel(label)
+        plt.title(f"{title} ({unit}) · x: {label}")  # no x label line: height is precious
         span = hours if hours <= 48 else hours / 24
         plt.xlim(-span, 0)
         if pairs:

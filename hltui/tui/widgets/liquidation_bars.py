@@ -104,7 +104,8 @@ class LiquidationBars(Widget):
     def render(self) -> RenderResult:
         by_price = buckets(self.levels, self.source)
         if not by_price:
-            return Text("no liquidation levels stored for this asset", style="dim")
+            return Text("no liquidation levels stored for this asset (they come from the "
+                        "hyperdash or sampled source)", style="dim")
         width, height = self.content_size.width, self.content_size.height
         half = max(10, (width - 14) // 2)
         rows = max(1, height - 2)
