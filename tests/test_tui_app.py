@@ -23,7 +23,6 @@ from hltui.tui.screens.detail import AssetDetailScreen
 from hltui.tui.widgets.collector_banner import CollectorBanner
 from hltui.tui.widgets.header_bar import HeaderBar
 from hltui.tui.widgets.history_chart import HistoryChart
-from hltui.tui.widgets.markets_table import MarketsTable
 
 # Yesterday 00:00 UTC: a fixed time of day (stable screens) that stores still accept
 # (they refuse points older than the raw retention, as InfluxDB does).
@@ -65,7 +64,7 @@ def make_app(settings: Settings, clock: ManualClock, **kw) -> HltuiApp:
 
 async def next_cycle(app: HltuiApp, pilot, clock: ManualClock, step: float = 600) -> int:
     """Advance the clock and press `r`; wait for that cycle to finish."""
-    before = app.model.cycle if not app.model.cycle_running else app.model.cycle
+    before = app.model.cycle
     clock.t += step
     await pilot.press("r")
     await until(pilot, lambda: app.model.cycle > before and not app.model.cycle_running
