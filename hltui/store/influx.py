@@ -10,6 +10,7 @@ and writes the aggregates (influx_compress.py), which works on every version.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 from collections.abc import Sequence
@@ -118,7 +119,8 @@ class InfluxStore(Store):
     async def close(self) -> None:
         await self.http.close()
         if self._warm is not None:
-            await asyncio.shield(self._warm)
+            with contextlib.suppress(Exception):  # an import error shows at first write
+                await asyncio.shield(self._warm)
 
     async def ping(self) -> bool:
         try:
