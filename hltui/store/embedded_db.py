@@ -138,7 +138,21 @@ class SqliteCore:
     def write(self, points: Sequence[Point], tier: str, min_time_ms: int | None,
               int_fields: frozenset[str] = lineproto.INT_FIELDS
               ) -> tuple[int, list[tuple[str, str]]]:
-        """Write points in one transaction; returns (written, rejected)."""
+        """Write points in one transaction; returns (written, rejected).
+
+        Another process (`hltui compress`, a second collector) may have added a
+        measurement, series or field since this one cached them: on a constraint
+        error the caches are reloaded and the write retried once.
+        """
+        try:
+            return self._write(points, tier, min_time_ms, int_fields)
+        except (sqlite3.IntegrityError, sqlite3.OperationalError) as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "duplicate column" not in str(exc):
+                raise
+            return self._write(points, tier, min_time_ms, int_fields)
+
+    def _write(self, points: Sequence[Point], tier: str, min_time_ms: int | None,
+               int_fields: frozenset[str]) -> tuple[int, list[tuple[str, str]]]:
         rejected: list[tuple[str, str]] = []
         groups: dict[tuple[str, tuple[str, ...]], list[tuple]] = defaultdict(list)
         written = 0
