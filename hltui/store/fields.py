@@ -21,6 +21,11 @@ raw points becomes one compressed point, and how a chart bucket is read.
 | mark_price_high / mark_price_low (compressed only) | max / min of mark_price | range |
 
 Fields not listed: floats are averaged, integers / booleans / strings keep the last value.
+
+`liquidation_levels` is not compressed: a liquidation map is a snapshot whose levels
+are separate points (one per bucket, see hltui/process/hyperdash.py), so an hourly
+mean or last of a series would mix buckets into nonsense. Its raw tier keeps
+HLTUI_RETENTION_PERIOD of snapshots.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from typing import Literal
 
 Agg = Literal["mean", "last", "sum", "max", "min"]
 FieldType = Literal["float", "integer", "boolean", "string"]
+
+# measurements the compressor leaves alone (see the module docstring)
+NOT_COMPRESSED: frozenset[str] = frozenset({"liquidation_levels"})
 
 # stored as integers in the raw tier (all other numbers are floats)
 INT_FIELDS: frozenset[str] = frozenset({
