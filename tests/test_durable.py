@@ -189,3 +189,35 @@ async def test_replay_re_marks_compressed_windows(up: Influxd, tmp_path, clean_e
         assert len(rows) == 1 and rows[0]["mark_price_high"] == 109.0  # includes the replayed
     finally:
         await r.close()
+
+
+async def test_full_spool_drops_the_oldest_counts_and_reports_in_red(up: Influxd, tmp_path,
+                                                                      clean_env):
+    data = tmp_path / "data"
+    r = Rig(up, data)
+    r.spool.close()
+    logs: list[tuple[str, str]] = []
+    r.spool = Spool(data / "spool", 4096, segment_bytes=1024,
+                    log=lambda level, msg: logs.append((level, msg)))
+    r.writer = DurableWriter(r.store, r.spool, r.breaker, r.events.append)
+    await r.store.open()
+    up.stop()
+    t0 = int(time.time() * 1000) - 60_000
+    lost = 0
+    try:
+        for c in range(30):
+            out = await r.writer.write(points(t0, cycle=c))
+            assert out.spooled == 5
+            lost += out.lost
+        c = r.writer.counters()
+        assert c.dropped == lost > 0 and c.spooled == 150
+        assert r.spool.bytes <= 4096
+        assert any(level == "error" and "spool full" in msg for level, msg in logs)
+        up.start()
+        r.breaker.probe_now()
+        await r.writer.flush()
+        rows = r.rows()
+        assert len(rows) == 150 - lost
+        assert max(row["time"] for row in rows) == t0 + 29 * 1000  # the newest were kept
+    finally:
+        await r.close()
