@@ -78,6 +78,7 @@ async def _answer(settings: Settings, what: str, asset: str | None,
     from hltui.store.factory import make_store
 
     store = make_store(settings)
+    store.warm_serializer = False  # type: ignore[attr-defined]  # reads never serialize
     try:
         await store.open()
         if what in ("asset-history", "liquidation-map"):

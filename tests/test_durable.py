@@ -157,3 +157,67 @@ async def test_points_that_cannot_be_serialized_are_dead_lettered_while_spooling
     out = await rig.writer.write([*points(t0), bad])
     assert out.spooled == 5 and out.rejected == 1
     assert "backslash" in (rig.settings.data_dir / "deadletter.lp").read_text()
+
+
+async def test_replay_re_marks_compressed_windows(up: Influxd, tmp_path, clean_env):
+    """Points spooled during an outage land in hours already compressed: the replay marks
+    them dirty and the next compression aggregates them again."""
+    hour = 3_600_000
+    now = (int(time.time() * 1000) // hour) * hour + 30 * 60_000
+    r = Rig(up, tmp_path / "data")
+    r.settings = r.settings.model_copy(update={"compression_min_age": 3600.0})
+    r.store = InfluxStore(r.settings)
+    r.writer = DurableWriter(r.store, r.spool, r.breaker, r.events.append)
+    await r.store.open()
+    try:
+        late_hour = now - 3 * hour - 30 * 60_000  # a whole hour, well past the minimum age
+        await r.writer.write(points(late_hour, n_assets=1))
+        first = await r.store.compress(now)
+        assert first.windows >= 1 and r.store.state.watermark_ms > late_hour + hour
+        up.stop()
+        out = await r.writer.write(points(late_hour + 60_000, n_assets=1, cycle=9))
+        assert out.spooled == 1
+        up.start()
+        r.breaker.probe_now()
+        await r.writer.flush()
+        assert r.spool.empty
+        assert late_hour in r.store.state.dirty  # re-marked by the replay
+        again = await r.store.compress(now)
+        assert again.windows == 1
+        rows = up.rows(f'SELECT * FROM "compressed"."{ASSET_METRICS}" WHERE time = '
+                       f"{late_hour}ms", r.db)
+        assert len(rows) == 1 and rows[0]["mark_price_high"] == 109.0  # includes the replayed
+    finally:
+        await r.close()
+
+
+async def test_full_spool_drops_the_oldest_counts_and_reports_in_red(up: Influxd, tmp_path,
+                                                                      clean_env):
+    data = tmp_path / "data"
+    r = Rig(up, data)
+    r.spool.close()
+    logs: list[tuple[str, str]] = []
+    r.spool = Spool(data / "spool", 4096, segment_bytes=1024,
+                    log=lambda level, msg: logs.append((level, msg)))
+    r.writer = DurableWriter(r.store, r.spool, r.breaker, r.events.append)
+    await r.store.open()
+    up.stop()
+    t0 = int(time.time() * 1000) - 60_000
+    lost = 0
+    try:
+        for c in range(30):
+            out = await r.writer.write(points(t0, cycle=c))
+            assert out.spooled == 5
+            lost += out.lost
+        c = r.writer.counters()
+        assert c.dropped == lost > 0 and c.spooled == 150
+        assert r.spool.bytes <= 4096
+        assert any(level == "error" and "spool full" in msg for level, msg in logs)
+        up.start()
+        r.breaker.probe_now()
+        await r.writer.flush()
+        rows = r.rows()
+        assert len(rows) == 150 - lost
+        assert max(row["time"] for row in rows) == t0 + 29 * 1000  # the newest were kept
+    finally:
+        await r.close()

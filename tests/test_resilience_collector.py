@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
 
 from hltui.config import Settings
 from hltui.engine.build import build_runtime
@@ -10,8 +13,14 @@ from hltui.engine.events import BreakerChanged, CycleDone, StatsUpdated
 from hltui.sim.server import SimExchange
 from hltui.store.durable import DurableWriter
 from tests.helpers.influxd import Influxd
+from tests.helpers.sim_fixtures import DEFAULTS
 
-pytest_plugins = ("tests.helpers.sim_fixtures",)
+
+@pytest_asyncio.fixture
+async def sim() -> AsyncIterator[SimExchange]:
+    """The simulated exchange (seed 7, 230 assets) over real HTTP, per test."""
+    async with SimExchange(**DEFAULTS) as exchange:
+        yield exchange
 
 
 def settings(sim: SimExchange, influxd: Influxd, db: str, tmp_path, **kw) -> Settings:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 
 import pytest
+import pytest_asyncio
 
 from hltui.engine.breaker import BreakerOpen, CircuitBreaker
 from hltui.engine.events import BreakerChanged
@@ -13,10 +15,16 @@ from hltui.sim.server import SimExchange
 from hltui.sources.base import ClientHTTPError, ServerError
 from hltui.sources.budget import WeightBudget
 from hltui.sources.http import InfoClient
-
-pytest_plugins = ("tests.helpers.sim_fixtures",)
+from tests.helpers.sim_fixtures import DEFAULTS
 
 META = {"type": "metaAndAssetCtxs"}
+
+
+@pytest_asyncio.fixture
+async def sim() -> AsyncIterator[SimExchange]:
+    """The simulated exchange (seed 7, 230 assets) over real HTTP, per test."""
+    async with SimExchange(**DEFAULTS) as exchange:
+        yield exchange
 
 
 def client(sim: SimExchange, *, attempts: int = 4, breaker: CircuitBreaker | None = None,
@@ -84,10 +92,14 @@ async def test_five_5xx_open_the_breaker_then_one_probe_closes_it(sim: SimExchan
         probe = asyncio.create_task(c.info(META))
         await asyncio.sleep(0.05)
         assert br.state == "half-open"
+        follower = asyncio.create_task(c.info(META))  # waits for the probe's verdict
+        await asyncio.sleep(0.1)
+        assert sim.stats.requests["metaAndAssetCtxs"] == 6  # the probe alone is out
         with pytest.raises(BreakerOpen, match="probe in flight"):
-            await c.info(META)
+            await br.call(c.info, META)  # a caller that does not wait is refused
         assert isinstance(await probe, list)
-        assert sim.stats.requests["metaAndAssetCtxs"] == 6
+        assert isinstance(await follower, list)
+        assert sim.stats.requests["metaAndAssetCtxs"] == 7
         assert br.state == "closed" and br.failures == 0
         assert [e.state for e in events] == ["open", "half-open", "closed"]
         assert isinstance(await c.info(META), list)

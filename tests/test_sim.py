@@ -19,8 +19,6 @@ from hltui.process.records import InvalidAssetName, check_asset_name
 from hltui.sim.market import AWKWARD_NAMES, DELISTED, UNSTORABLE_NAME, Market
 from hltui.sim.server import SimExchange, SimExchangeThread
 
-pytest_plugins = ("tests.helpers.sim_fixtures",)
-
 FIXED_NOW = 1_736_510_400.0  # a fixed clock (seconds), on an hour boundary
 
 

@@ -229,3 +229,17 @@ def test_kill_9_while_draining_loses_nothing_and_keeps_order(tmp_path):
     first = int(rest[0].split("batch=")[1].split("i")[0])
     assert 13 <= first <= 14  # acknowledged batches are gone; at most one is redelivered
     assert rest == [ln for n in range(first, 40) for ln in batch_lines(0, n)]
+
+
+def test_read_ahead_before_acknowledging(tmp_path):
+    with Spool(tmp_path, 1 << 20) as sp:
+        for p in "abc":
+            sp.append(lines(p, 3))
+        first = sp.next_batch(3)
+        second = sp.next_batch(3, after=first.end)
+        assert (first.lines, second.lines) == (lines("a", 3), lines("b", 3))
+        assert sp.pending_lines == 9  # nothing acknowledged yet
+        sp.ack(first)
+        sp.ack(second)
+        assert sp.next_batch(3, after=first.end).lines == lines("c", 3)  # cursor wins
+        assert sp.pending_lines == 3

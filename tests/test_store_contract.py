@@ -446,6 +446,29 @@ async def test_history_recent_window_is_raw_and_downsampled(h: Harness) -> None:
     assert all(v == 3 and isinstance(v, int) for v in g.values["assets"])
 
 
+async def test_history_merges_sources_and_last_skips_missing_fields(h: Harness) -> None:
+    """Two sources write different fields for one asset: `last` is the newest value of
+    each field, even when the newest point of the bucket lacks it."""
+    store = await h.store()
+    t0 = NOW_MS // HOUR * HOUR - HOUR
+    pts = [Point(ASSET_METRICS, {"asset": "SOL", "source": "hyperliquid"},
+                 {"mark_price": 10.0 + i, "funding_rate": 1e-5 * i}, t0 + i * 600_000)
+           for i in range(6)]
+    pts += [Point(ASSET_METRICS, {"asset": "SOL", "source": "hyperdash"},
+                  {"long_notional_usd": 5e6 + i, "long_traders": 3 + i},
+                  t0 + i * 600_000 + 1000) for i in range(6)]
+    assert (await store.write(pts)).written == 12
+    s = await store.asset_history("SOL", 2, max_points=4, now_ms=NOW_MS)
+    i = s.times_ms.index(t0)
+    assert s.values["mark_price"][i] == 15.0
+    assert approx_equal(s.values["long_notional_usd"][i], 5e6 + 2.5)
+    assert approx_equal(s.values["long_traders"][i], 5.5)
+    only = await store.asset_history("SOL", 2, max_points=4, source="hyperliquid",
+                                     now_ms=NOW_MS)
+    assert only.values["long_notional_usd"][only.times_ms.index(t0)] is None
+    assert only.values["mark_price"][only.times_ms.index(t0)] == 15.0
+
+
 async def test_liquidation_map_returns_the_latest_snapshot(h: Harness) -> None:
     store = await h.store()
 

@@ -25,6 +25,7 @@ T = TypeVar("T")
 DEFAULT_BASE = 0.5  # first backoff, seconds
 DEFAULT_MAX_WAIT = 30.0  # cap of one exponential wait
 DEFAULT_MAX_RETRY_AFTER = 120.0
+_RNG = random.Random()  # seeding a Random per call costs ~50 µs: share one
 
 
 def is_retryable(exc: BaseException, max_retry_after: float = DEFAULT_MAX_RETRY_AFTER) -> bool:
@@ -41,7 +42,7 @@ class wait_backoff(wait_base):
     def __init__(self, base: float, max_wait: float, rng: random.Random | None = None) -> None:
         self.base = base
         self.max_wait = max_wait
-        self.rng = rng or random.Random()
+        self.rng = rng or _RNG
 
     def __call__(self, retry_state: RetryCallState) -> float:
         n = retry_state.attempt_number  # 1 after the first failure

@@ -25,7 +25,7 @@ from hltui.process.records import Point
 from hltui.store import lineproto
 from hltui.store.base import Store, StoreError, StoreRejected, WriteResult
 from hltui.store.influx_http import WriteInterrupted
-from hltui.store.spool import Spool
+from hltui.store.spool import Spool, SpoolBatch
 
 DEADLETTER_FILE = "deadletter.lp"
 MAX_ERRORS = 5
@@ -143,34 +143,54 @@ class DurableWriter:
 
     # -- replay ----------------------------------------------------------------------------
     async def _replay(self, out: WriteOutcome) -> bool:
-        """Deliver spooled lines oldest first; True when the spool is empty afterwards."""
+        """Deliver spooled lines oldest first; True when the spool is empty afterwards.
+
+        Pipelined: the next batch is read, and the previous one acknowledged, in worker
+        threads while the store works on the current one.
+        """
         pending = self.spool.pending_lines
         started = time.perf_counter()
         delivered = 0
-        while True:
-            batch = await asyncio.to_thread(self.spool.next_batch, self.batch_size)
-            if batch is None:
-                break
-            if batch.lines:
-                try:
-                    res = await self.breaker.call(self.store.write_lines, batch.lines)
-                except StoreRejected as exc:
-                    res = WriteResult(0, [(ln, str(exc)) for ln in batch.lines])
-                except (StoreError, BreakerOpen) as exc:
-                    # (a WriteInterrupted batch is not acknowledged: it is delivered
-                    # again, and rewriting the same series and time is idempotent)
-                    self._note_unavailable(exc, out)
+        acked: asyncio.Future | None = None
+        nxt = asyncio.ensure_future(asyncio.to_thread(self.spool.next_batch, self.batch_size))
+        try:
+            while (batch := await nxt) is not None:
+                nxt = asyncio.ensure_future(
+                    asyncio.to_thread(self.spool.next_batch, self.batch_size, batch.end))
+                written = await self._replay_batch(batch, out)
+                if written is None:
                     if delivered:
-                        self._log("warning", f"replay paused after {delivered} lines: {exc}; "
+                        self._log("warning", f"replay paused after {delivered} lines; "
                                              f"{self.spool.pending_lines} remain spooled")
                     return False
-                self.replayed += res.written
-                delivered += res.written
-                await self._dead_letter_pairs(res.rejected, out)
-            await asyncio.to_thread(self.spool.ack, batch)
+                delivered += written
+                if acked is not None:
+                    await acked  # acknowledgements stay in order
+                acked = asyncio.ensure_future(asyncio.to_thread(self.spool.ack, batch))
+        finally:
+            if acked is not None:
+                await acked
+            await asyncio.gather(nxt, return_exceptions=True)
         secs = time.perf_counter() - started
         self._log("success", f"spool replayed: {delivered} of {pending} lines in {secs:.1f}s")
         return True
+
+    async def _replay_batch(self, batch: SpoolBatch, out: WriteOutcome) -> int | None:
+        """Lines written, or None when the store did not acknowledge (batch kept)."""
+        if not batch.lines:
+            return 0
+        try:
+            res = await self.breaker.call(self.store.write_lines, batch.lines)
+        except StoreRejected as exc:
+            res = WriteResult(0, [(ln, str(exc)) for ln in batch.lines])
+        except (StoreError, BreakerOpen) as exc:
+            # a WriteInterrupted batch is not acknowledged either: it is delivered again,
+            # and rewriting the same series and time is idempotent
+            self._note_unavailable(exc, out)
+            return None
+        self.replayed += res.written
+        await self._dead_letter_pairs(res.rejected, out)
+        return res.written
 
     async def replay(self) -> bool:
         """Try to empty the spool now; True when it is empty."""

@@ -115,9 +115,8 @@ class EmbeddedStore(Store):
             raise StoreUnavailable(f"embedded store {self.path}: {exc}") from None
         return WriteResult(written, rejected)
 
-    async def write_lines(self, lines: Sequence[str]) -> WriteResult:
-        raise NotImplementedError(
-            "the embedded store takes points; the spool only exists for InfluxDB")
+    # write_lines is deliberately not overridden: the embedded store takes points, and
+    # the engine keys "no spool" on `type(store).write_lines is Store.write_lines`.
 
     # -- reads -------------------------------------------------------------
     async def assets(self) -> list[str]:

@@ -138,7 +138,21 @@ class SqliteCore:
     def write(self, points: Sequence[Point], tier: str, min_time_ms: int | None,
               int_fields: frozenset[str] = lineproto.INT_FIELDS
               ) -> tuple[int, list[tuple[str, str]]]:
-        """Write points in one transaction; returns (written, rejected)."""
+        """Write points in one transaction; returns (written, rejected).
+
+        Another process (`hltui compress`, a second collector) may have added a
+        measurement, series or field since this one cached them: on a constraint
+        error the caches are reloaded and the write retried once.
+        """
+        try:
+            return self._write(points, tier, min_time_ms, int_fields)
+        except (sqlite3.IntegrityError, sqlite3.OperationalError) as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "duplicate column" not in str(exc):
+                raise
+            return self._write(points, tier, min_time_ms, int_fields)
+
+    def _write(self, points: Sequence[Point], tier: str, min_time_ms: int | None,
+               int_fields: frozenset[str]) -> tuple[int, list[tuple[str, str]]]:
         rejected: list[tuple[str, str]] = []
         groups: dict[tuple[str, tuple[str, ...]], list[tuple]] = defaultdict(list)
         written = 0
@@ -249,26 +263,54 @@ class SqliteCore:
     def _aggregate(self, table: str, fmap: dict[str, tuple[FieldType, str]],
                    plan: list, start_ms: int, end_ms: int, w: int
                    ) -> dict[tuple[int, int], dict[str, Any]]:
-        out: dict[tuple[int, int], dict[str, Any]] = defaultdict(dict)
-        bucket = f"(t / {w}) * {w}"
-        numeric = [(o, a, fmap[s][1]) for o, a, s, _ in plan if a != "last"]
-        if numeric:
-            sel = ", ".join(f"{_SQL_AGG[a]}({c})" for _, a, c in numeric)
-            for row in self.conn.execute(
-                    f"SELECT series_id, {bucket} AS b, {sel} FROM {table} "
-                    "WHERE t >= ? AND t < ? GROUP BY series_id, b", (start_ms, end_ms)):
-                for (o, a, _), v in zip(numeric, row[2:], strict=True):
-                    if v is not None:
-                        out[(row[0], row[1])][o] = float(v) if a == "mean" else v
-        for o, a, s, _ in plan:
-            if a != "last":
+        items = [(o, a, fmap[src][1]) for o, a, src, _ in plan]
+        got = self.grouped(table, ["series_id", f"(t / {int(w)}) * {int(w)}"], items,
+                           "t >= ? AND t < ?", [start_ms, end_ms])
+        for vals in got.values():
+            for o, a, _ in items:
+                if a == "mean" and o in vals:
+                    vals[o] = float(vals[o])
+        return got
+
+    def grouped(self, table: str, keys: list[str], items: list[tuple[str, str, str]],
+                where: str, args: list[Any]) -> dict[Any, dict[str, Any]]:
+        """{group key: {out: aggregate}} for items (out, aggregate, column).
+
+        One scan does it all: AVG/SUM/MIN/MAX, plus `last` as SQLite's bare columns
+        next to MAX(t) (values from the newest row of the group). A `last` field
+        that is NULL in that newest row (sparse fields) is looked up per field.
+        """
+        out: dict[Any, dict[str, Any]] = defaultdict(dict)
+        numeric = [(o, a, c) for o, a, c in items if a != "last"]
+        lasts = [(o, c) for o, a, c in items if a == "last"]
+        sel = [f"{_SQL_AGG[a]}({c})" for _, a, c in numeric] + [c for _, c in lasts]
+        nk = len(keys)
+        key_sql = ", ".join(f"{k} AS k{i}" for i, k in enumerate(keys))
+        group = ", ".join(f"k{i}" for i in range(nk))
+        missing: dict[str, set] = defaultdict(set)
+        for row in self.conn.execute(
+                f"SELECT {key_sql}, {', '.join([*sel, 'MAX(t)'])} FROM {table} "
+                f"WHERE {where} GROUP BY {group}", args):
+            key = row[0] if nk == 1 else tuple(row[:nk])
+            vals = row[nk:]
+            rec = out[key]
+            for (o, _, _), v in zip(numeric, vals, strict=False):
+                if v is not None:
+                    rec[o] = v
+            for (o, _), v in zip(lasts, vals[len(numeric):], strict=False):
+                if v is None:
+                    missing[o].add(key)
+                else:
+                    rec[o] = v
+        for o, c in lasts:
+            if not missing.get(o):
                 continue
-            c = fmap[s][1]
-            for sid, b, v, _t in self.conn.execute(
-                    f"SELECT series_id, {bucket} AS b, {c}, MAX(t) FROM {table} "
-                    f"WHERE t >= ? AND t < ? AND {c} IS NOT NULL GROUP BY series_id, b",
-                    (start_ms, end_ms)):
-                out[(sid, b)][o] = v
+            for row in self.conn.execute(
+                    f"SELECT {key_sql}, {c}, MAX(t) FROM {table} WHERE {where} "
+                    f"AND {c} IS NOT NULL GROUP BY {group}", args):
+                key = row[0] if nk == 1 else tuple(row[:nk])
+                if key in missing[o]:
+                    out[key][o] = row[nk]
         return out
 
     # -- retention ---------------------------------------------------------
@@ -355,30 +397,12 @@ class SqliteCore:
                  start_ms: int, end_ms: int, width_ms: int) -> dict[int, dict[str, Any]]:
         """{bucket start: {field: aggregate}} for the fields in `aggs` (fill none)."""
         fmap = self.field_map(mid)
-        out: dict[int, dict[str, Any]] = defaultdict(dict)
         if not sids:
-            return out
-        table = self.table(tier, mid)
-        bucket = f"(t / {int(width_ms)}) * {int(width_ms)}"
-        where = (f"series_id IN ({','.join('?' * len(sids))}) AND t >= ? AND t < ?")
-        args = [*sids, start_ms, end_ms]
-        numeric = [(f, a, fmap[f][1]) for f, a in aggs.items() if a != "last" and f in fmap]
-        if numeric:
-            sel = ", ".join(f"{_SQL_AGG[a]}({c})" for _, a, c in numeric)
-            for row in self.conn.execute(
-                    f"SELECT {bucket} AS b, {sel} FROM {table} WHERE {where} GROUP BY b", args):
-                for (f, _, _), v in zip(numeric, row[1:], strict=True):
-                    if v is not None:
-                        out[row[0]][f] = v
-        for f, a in aggs.items():
-            if a != "last" or f not in fmap:
-                continue
-            c = fmap[f][1]
-            for b, v, _t in self.conn.execute(
-                    f"SELECT {bucket} AS b, {c}, MAX(t) FROM {table} WHERE {where} "
-                    f"AND {c} IS NOT NULL GROUP BY b", args):
-                out[b][f] = v
-        return out
+            return {}
+        items = [(f, a, fmap[f][1]) for f, a in aggs.items() if f in fmap]
+        where = f"series_id IN ({','.join('?' * len(sids))}) AND t >= ? AND t < ?"
+        return self.grouped(self.table(tier, mid), [f"(t / {int(width_ms)}) * {int(width_ms)}"],
+                            items, where, [*sids, start_ms, end_ms])
 
     def assets(self) -> list[str]:
         return [a for (a,) in self.conn.execute(

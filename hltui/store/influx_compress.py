@@ -39,7 +39,7 @@ class InfluxCompression:
             for m in await measurements(self.store):
                 if m in NOT_COMPRESSED:
                     continue
-                types = await field_types(self.store, RAW_RP, m)
+                types = await field_types(self.store, RAW_RP, m, fresh=True)
                 if types:
                     self._plans[m] = compression_plan(types)
         return self._plans

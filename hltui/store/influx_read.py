@@ -39,14 +39,26 @@ def series_rows(results: list[dict[str, Any]]) -> list[tuple[str, dict[str, str]
     return out
 
 
-async def field_types(store: InfluxStore, rp: str, measurement: str) -> dict[str, FieldType]:
+FIELD_CACHE_S = 30.0  # field keys change only when a new field first appears
+
+
+async def field_types(store: InfluxStore, rp: str, measurement: str,
+                      fresh: bool = False) -> dict[str, FieldType]:
+    """Field keys and types of a measurement in one tier (cached briefly: a chart
+    refresh should cost one query, not three)."""
+    key = (rp, measurement)
+    hit = store.field_cache.get(key)
+    if hit is not None and not fresh and time.monotonic() - hit[0] < FIELD_CACHE_S:
+        return dict(hit[1])
     res = await store.http.query(
         f"SHOW FIELD KEYS ON {q.ident(store.db)} FROM {q.ident(rp)}.{q.ident(measurement)}")
     out: dict[str, FieldType] = {}
     for _, _, rows in series_rows(res):
         for r in rows:
             out.setdefault(r["fieldKey"], r["fieldType"])
-    return out
+    if out:
+        store.field_cache[key] = (time.monotonic(), out)
+    return dict(out)
 
 
 async def measurements(store: InfluxStore) -> list[str]:

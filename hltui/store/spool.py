@@ -206,8 +206,8 @@ class Spool:
         """Bytes on disk (the bounded quantity)."""
         return sum(s.size for s in self._segments)
 
-    def _unread(self, seg: _Segment) -> list[_Record]:
-        seq, off = self._cursor
+    def _unread(self, seg: _Segment, start: tuple[int, int] | None = None) -> list[_Record]:
+        seq, off = start if start is not None else self._cursor
         if seg.seq < seq:
             return []
         if seg.seq == seq:
@@ -327,13 +327,19 @@ class Spool:
             os.close(fd)
 
     # -- reading and acknowledging ---------------------------------------------------------
-    def next_batch(self, max_lines: int = DEFAULT_RECORD_LINES) -> SpoolBatch | None:
-        """The oldest unacknowledged records (whole records, about `max_lines` lines)."""
+    def next_batch(self, max_lines: int = DEFAULT_RECORD_LINES,
+                   after: tuple[int, int] | None = None) -> SpoolBatch | None:
+        """The oldest unacknowledged records (whole records, about `max_lines` lines).
+
+        `after` (a previous batch's `end`) reads on from there without waiting for that
+        batch's `ack`, so a reader can prefetch while the store is busy.
+        """
         with self._mutex:
             out: list[str] = []
             end: tuple[int, int] | None = None
+            start = max(after, self._cursor) if after is not None else self._cursor
             for seg in self._segments:
-                recs = self._unread(seg)
+                recs = self._unread(seg, start)
                 if not recs:
                     continue
                 with open(seg.path, "rb") as fh:
