@@ -119,3 +119,13 @@ def test_formatting_edges():
     assert fmt.funding_hourly(-0.0000125) == "-0.0013%"
     assert fmt.sign_style(-1) == "red" and fmt.sign_style(0) == "dim"
     assert fmt.millis(65_000) == "1m05s"
+
+
+def test_points_written_falls_back_to_the_cycles_sum():
+    m = DashboardModel(clock=Clock())
+    m.apply(CycleDone(1, 10, 0, 11, 11, 0, 5.0))
+    m.apply(CycleDone(2, 10, 0, 11, 9, 2, 5.0))
+    m.apply(StatsUpdated({}, {}, 1, 2, 0, 0, 0, 0, 0))  # a writer without counters
+    assert m.points_written == 20
+    m.apply(StatsUpdated({}, {}, 1, 2, 1234, 0, 0, 0, 0))
+    assert m.points_written == 1234

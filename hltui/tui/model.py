@@ -165,6 +165,7 @@ class DashboardModel:
     cycle_running: bool = False
     last_cycle: CycleDone | None = None
     last_cycle_at: float | None = None
+    written_total: int = 0  # points acknowledged by the store, summed over cycles
     paused: bool = False
     breakers: dict[str, BreakerChanged] = field(default_factory=dict)
     breaker_seen_at: dict[str, float] = field(default_factory=dict)
@@ -206,6 +207,7 @@ class DashboardModel:
         self.cycle_running = False
         self.last_cycle = e
         self.last_cycle_at = self.clock()
+        self.written_total += e.points_written
         self.versions.header += 1
         self.versions.health += 1
         self.versions.data += 1
@@ -274,6 +276,12 @@ class DashboardModel:
         self.cycle_running = False
         self.versions.header += 1
         self.notices.append(Notice(f"Collector stopped: {reason}", "error"))
+
+    @property
+    def points_written(self) -> int:
+        """The writer's own counter when it keeps one, else the sum over cycles seen."""
+        counted = self.stats.points_written if self.stats is not None else 0
+        return counted or self.written_total
 
     def breaker_countdown(self, name: str) -> float | None:
         """Seconds left until an open breaker's half-open probe, counted down locally."""

@@ -74,7 +74,7 @@ class DashboardScreen(Screen):
         self.query_one("#log", LogPane).can_focus = False
         table = self.query_one(MarketsTable)
         table.focus()
-        self.query_one(HeaderBar).sort_label = self._sort_label()
+        table.sync({})
         self.refresh_from_model()
 
     @property
@@ -133,8 +133,6 @@ class DashboardScreen(Screen):
     @on(FilterChanged)
     def _on_filter(self, message: FilterChanged) -> None:
         self.table.set_filter(message.text)
-        self.query_one(HeaderBar).filter_text = message.text.strip()
-        self.query_one(HeaderBar).refresh()
         if not self.query_one(FilterInput).has_class("-open"):
             self.table.focus()
 
@@ -169,24 +167,12 @@ class DashboardScreen(Screen):
 
     def action_sort(self) -> None:
         self.table.cycle_sort()
-        self._after_sort()
 
     def action_reverse_sort(self) -> None:
         self.table.set_sort(self.table.sort_key, not self.table.sort_reverse)
-        self._after_sort()
 
     def sort_by(self, key: str) -> None:
         self.table.set_sort(key, COLUMN_BY_KEY[key].descending)
-        self._after_sort()
-
-    def _after_sort(self) -> None:
-        header = self.query_one(HeaderBar)
-        header.sort_label = self._sort_label()
-        header.refresh()
-
-    def _sort_label(self) -> str:
-        t = self.table
-        return COLUMN_BY_KEY[t.sort_key].label + (" ▼" if t.sort_reverse else " ▲")
 
     def action_cycle_view(self) -> None:
         """Compact terminals: show the markets, the side panels or the log full-size."""

@@ -31,8 +31,6 @@ class HeaderBar(Widget):
         super().__init__(**kwargs)
         self.store_label, self.sources, self.demo = store_label, sources, demo
         self._model: DashboardModel | None = None
-        self.filter_text = ""
-        self.sort_label = ""
 
     def update_header(self, model: DashboardModel) -> None:
         self._model = model
@@ -63,11 +61,6 @@ class HeaderBar(Widget):
                 top.append(f" · {ok} ok", style="dim")
                 if failed:
                     top.append(f" · {failed} failed", style="red")
-        if self.sort_label:
-            top.append(f"  sort {self.sort_label}", style="dim")
-        if self.filter_text:
-            top.append("  filter ", style="dim")
-            top.append(repr(self.filter_text), style="bold cyan")
         bottom = Text(no_wrap=True, overflow="ellipsis")
         bottom.append(" sources ", style="dim")
         for name in self.sources:

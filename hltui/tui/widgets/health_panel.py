@@ -19,7 +19,7 @@ def breaker_text(model: DashboardModel, name: str) -> Text:
     """`● closed` / `● open 12s` / `◐ half-open`, colored by state."""
     b = model.breakers.get(name)
     if b is None:
-        return Text("○ n/a", style="dim")
+        return Text("○ –", style="dim")
     mark = "◐" if b.state == "half-open" else "●"
     text = Text(f"{mark} {b.state}", style=BREAKER_STYLE.get(b.state, ""))
     left = model.breaker_countdown(name)
@@ -72,8 +72,7 @@ class HealthPanel(Widget):
         last = m.last_cycle
         grid.add_row("cycle", fmt.millis(last.duration_ms if last else None),
                      "p95", fmt.millis(stats.cycle_ms_p95 if stats else None))
-        written = stats.points_written if stats else (last.points_written if last else None)
-        grid.add_row("written", fmt.count(written),
+        grid.add_row("written", fmt.count(m.points_written if last or stats else None),
                      "spooled", Text(fmt.count(stats.points_spooled if stats else None),
                                      style="yellow" if stats and stats.points_spooled else ""))
         dropped = stats.points_dropped if stats else None

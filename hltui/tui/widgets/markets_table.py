@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Size
@@ -198,6 +199,7 @@ class MarketsTable(ScrollView, can_focus=True):
             self.cursor_row = index
         self.cursor_row = max(0, min(self.cursor_row, len(order) - 1))
         self._keep_cursor_visible()
+        self._update_titles(len(rows))
         self.refresh()
         self._post_highlight()
 
@@ -231,6 +233,17 @@ class MarketsTable(ScrollView, can_focus=True):
         self._keep_cursor_visible()
         self.refresh()
         self._post_highlight()
+
+    def _update_titles(self, total: int) -> None:
+        """Count, filter and sort on the border: visible at any terminal width."""
+        title = Text.assemble(("Markets ", "bold"), f"{len(self._order)}")
+        if self.filter_text:
+            title.append(f"/{total} ")
+            title.append("filter ", style="dim")
+            title.append(repr(self.filter_text), style="bold cyan")
+        self.border_title = title
+        col = COLUMN_BY_KEY[self.sort_key]
+        self.border_subtitle = f"sort {col.label} {'▼' if self.sort_reverse else '▲'} (s)"
 
     # actions --------------------------------------------------------------------
     def action_cursor(self, step: int) -> None:
