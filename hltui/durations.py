@@ -41,7 +41,7 @@ def parse_duration(text: str | int | float) -> float:
 
 def format_duration(seconds: float) -> str:
     """Shortest exact form (`604800` -> `7d`), used in logs and InfluxQL."""
-    s = int(round(seconds))
+    s = round(seconds)
     for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
         if s and s % size == 0:
             return f"{s // size}{unit}"

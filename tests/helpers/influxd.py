@@ -75,7 +75,8 @@ bind-address = "127.0.0.1:{self.rpc_port}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"influxd exited: {(self.root / 'influxd.log').read_text()[-2000:]}")
+                tail = (self.root / "influxd.log").read_text()[-2000:]
+                raise RuntimeError(f"influxd exited: {tail}")
             if self.ping():
                 return self
             time.sleep(0.05)

@@ -1,0 +1,5 @@
+import sys
+
+from hltui.cli import main
+
+sys.exit(main())

@@ -1,0 +1,287 @@
+"""The collector loop: cycles on an interval, runs source jobs, writes, publishes events.
+
+The hyperliquid job runs first because it fills `ctx.market` (marks, open interest)
+that positioning sources use for bucket widths and coverage; the others then run
+concurrently. A failing source never stops the others: its failure is recorded
+and the cycle keeps what the rest produced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from hltui.config import Settings
+from hltui.engine.events import (
+    CollectorFailed,
+    CompressionDone,
+    CompressionProgress,
+    CycleDone,
+    CycleStarted,
+    EventSink,
+    ItemError,
+    LogRecord,
+    PausedChanged,
+    SnapshotReady,
+    null_sink,
+)
+from hltui.engine.writer import DirectWriter
+from hltui.sources.base import CycleContext, JobResult, SourceError, SourceJob
+from hltui.store.base import Store
+
+PRIMARY = "hyperliquid"
+POSITIONING_PREFERENCE = ("hyperdash", "sampled")
+MAX_ERRORS_LOGGED = 5
+
+# exit statuses of run(cycles=N)
+EXIT_OK = 0
+EXIT_POINTS_LOST = 1
+EXIT_NO_DATA = 3
+
+
+class Collector:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        jobs: Sequence[SourceJob],
+        sink: EventSink = null_sink,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.jobs = list(jobs)
+        self.sink = sink
+        self.clock = clock
+        self.writer: Any = DirectWriter(store, settings.write_batch_size)
+        self.cycle = 0
+        self.points_lost = 0
+        self.empty_cycles = 0
+        self._paused = False
+        self._stopping = False
+        self._force = False
+        self._wake: asyncio.Event | None = None
+        self._last_compression: float | None = None
+        self._compress_lock: asyncio.Lock | None = None
+        self.snapshot: dict[str, dict[str, Any]] = {}
+        self.globals: dict[str, Any] = {}
+
+    # control -----------------------------------------------------------------
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        if not self._paused:
+            self._paused = True
+            self.sink(PausedChanged(True))
+            self.log("warning", "paused: no new cycles start until resumed")
+
+    def resume(self) -> None:
+        if self._paused:
+            self._paused = False
+            self.sink(PausedChanged(False))
+            self.log("info", "resumed")
+            self._poke()
+
+    def request_cycle(self) -> None:
+        """Run a cycle now, even while paused (an explicit request)."""
+        self._force = True
+        self._poke()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._poke()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def _poke(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    def log(self, level: str, message: str) -> None:
+        self.sink(LogRecord(level, message))  # type: ignore[arg-type]
+
+    # loop --------------------------------------------------------------------
+    async def run(self, cycles: int | None = None) -> int:
+        """Cycle until stopped (or `cycles` done), then flush. Returns an exit status."""
+        self._wake = asyncio.Event()
+        done = 0
+        try:
+            while not self._stopping and (cycles is None or done < cycles):
+                if self._paused and not self._force:
+                    await self._sleep(None)
+                    continue
+                self._force = False
+                await self.run_once()
+                done += 1
+                await self._maybe_compress()
+                if self._stopping or (cycles is not None and done >= cycles):
+                    break
+                await self._sleep(self.settings.interval)
+        finally:
+            await self.flush()
+        if self.points_lost:
+            self.log("error", f"{self.points_lost} points were neither written nor spooled")
+            return EXIT_POINTS_LOST
+        if self.empty_cycles:
+            self.log("error", f"{self.empty_cycles} of {done} cycles collected no data")
+            return EXIT_NO_DATA
+        return EXIT_OK
+
+    async def _sleep(self, seconds: float | None) -> None:
+        assert self._wake is not None
+        self._wake.clear()
+        if self._stopping or self._force:
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def flush(self) -> None:
+        out = await self.writer.flush()
+        self.points_lost += out.lost
+
+    # one cycle ---------------------------------------------------------------
+    async def run_once(self) -> CycleDone:
+        self.cycle += 1
+        started = time.perf_counter()
+        ctx = CycleContext(cycle=self.cycle, now_ms=int(self.clock() * 1000),
+                           log=self.log, paused=lambda: self._paused)
+        self.sink(CycleStarted(self.cycle))
+        primary = [j for j in self.jobs if j.name == PRIMARY]
+        others = [j for j in self.jobs if j.name != PRIMARY]
+        results = [await self._run_job(j, ctx) for j in primary]
+        results += await asyncio.gather(*(self._run_job(j, ctx) for j in others))
+        points = [p for r in results for p in r.points]
+        outcome = await self.writer.write(points)
+        self.points_lost += outcome.lost
+        if not points:
+            self.empty_cycles += 1
+        errors = [e for r in results for e in r.errors]
+        for msg in outcome.errors[:MAX_ERRORS_LOGGED]:
+            errors.append(ItemError("store", "write", "store", msg))
+        done = CycleDone(
+            cycle=self.cycle,
+            assets_ok=sum(r.ok for r in results if r.source == PRIMARY) or
+            max((r.ok for r in results), default=0),
+            assets_failed=sum(r.failed for r in results),
+            points=len(points),
+            points_written=outcome.written,
+            points_spooled=outcome.spooled,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            errors=errors,
+            per_source={r.source: {"ok": r.ok, "failed": r.failed, "points": len(r.points)}
+                        for r in results},
+        )
+        self._publish_snapshot(results)
+        self._log_cycle(done, outcome)
+        self.sink(done)
+        return done
+
+    async def _run_job(self, job: SourceJob, ctx: CycleContext) -> JobResult:
+        try:
+            return await job.run(ctx)
+        except SourceError as exc:
+            return JobResult(job.name, failed=1,
+                             errors=[ItemError(job.name, "*", exc.kind, str(exc))])
+        except Exception as exc:  # a bug in a job must not stop the collector
+            self.log("error", f"{job.name}: internal error: {exc!r}\n{traceback.format_exc()}")
+            return JobResult(job.name, failed=1,
+                             errors=[ItemError(job.name, "*", "internal", repr(exc))])
+
+    def _publish_snapshot(self, results: list[JobResult]) -> None:
+        for r in results:
+            for asset, fields in r.assets.items():
+                row = self.snapshot.setdefault(asset, {})
+                if r.source == PRIMARY:
+                    row.update(fields)
+                else:
+                    row[f"source_{r.source}"] = dict(fields)
+            if r.globals and r.source == PRIMARY:
+                self.globals.update(r.globals)
+            elif r.globals:
+                self.globals[f"source_{r.source}"] = dict(r.globals)
+        for row in self.snapshot.values():
+            for src in POSITIONING_PREFERENCE:
+                pos = row.get(f"source_{src}")
+                if pos:
+                    for k in ("ls_ratio", "long_traders", "short_traders", "coverage",
+                              "long_notional_usd", "short_notional_usd"):
+                        if k in pos:
+                            row[k] = pos[k]
+                    row["positioning_source"] = src
+                    break
+        self.sink(SnapshotReady(self.cycle, {k: dict(v) for k, v in self.snapshot.items()},
+                                dict(self.globals)))
+
+    def _log_cycle(self, done: CycleDone, outcome: Any) -> None:
+        for err in done.errors[:MAX_ERRORS_LOGGED]:
+            self.log("warning", f"{err.source} {err.item}: [{err.kind}] {err.message}")
+        if len(done.errors) > MAX_ERRORS_LOGGED:
+            self.log("warning", f"... and {len(done.errors) - MAX_ERRORS_LOGGED} more errors")
+        srcs = ", ".join(f"{s} {v['ok']} ok/{v['failed']} failed"
+                         for s, v in done.per_source.items())
+        msg = (f"cycle {done.cycle}: {srcs}; {done.points_written} points written"
+               f"{f', {done.points_spooled} spooled' if done.points_spooled else ''}"
+               f"{f', {outcome.lost} LOST' if outcome.lost else ''}"
+               f" in {done.duration_ms:.0f} ms")
+        level = "error" if outcome.lost or not done.points else (
+            "warning" if done.errors else "success")
+        self.log(level, msg)
+
+    # compression -------------------------------------------------------------
+    async def _maybe_compress(self) -> None:
+        now = self.clock()
+        if (self._last_compression is not None
+                and now - self._last_compression < self.settings.compression_interval):
+            return
+        await self.compress_now()
+
+    async def compress_now(self) -> CompressionDone:
+        """Downsample complete windows now (also runs on its interval)."""
+        if self._compress_lock is None:
+            self._compress_lock = asyncio.Lock()
+        async with self._compress_lock:
+            self._last_compression = self.clock()
+            started = time.perf_counter()
+
+            def progress(done: int, total: int) -> None:
+                self.sink(CompressionProgress(done, total))
+
+            try:
+                report = await self.store.compress(int(self.clock() * 1000), progress=progress)
+                removed = await self.store.apply_retention(int(self.clock() * 1000))
+            except Exception as exc:
+                ev = CompressionDone(0, 0, (time.perf_counter() - started) * 1000, str(exc))
+                self.log("error", f"compression failed: {exc}")
+                self.sink(ev)
+                return ev
+            ev = CompressionDone(report.windows, report.points,
+                                 (time.perf_counter() - started) * 1000)
+            if report.windows or removed:
+                self.log("success", f"compression: {report.windows} windows, {report.points} "
+                         f"points in {ev.duration_ms:.0f} ms"
+                         + (f"; retention removed {removed}" if removed else ""))
+            self.sink(ev)
+            return ev
+
+    async def close(self) -> None:
+        """Flush, then close jobs and the store (idempotent)."""
+        with contextlib.suppress(Exception):
+            await self.flush()
+        for job in self.jobs:
+            try:
+                await job.close()
+            except Exception as exc:
+                self.log("warning", f"{job.name}: close failed: {exc}")
+        await self.store.close()
+
+
+def failed_event(exc: BaseException) -> CollectorFailed:
+    return CollectorFailed(f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,102 @@
+"""The official info API client: one reused aiohttp session, a timeout on every call,
+request weights charged to the shared budget, HTTP outcomes mapped to typed errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+
+from hltui.sources.base import (
+    BadPayload,
+    ClientHTTPError,
+    ConnectionFailed,
+    RateLimited,
+    ServerError,
+    SourceTimeout,
+)
+from hltui.sources.budget import WeightBudget, request_weight
+
+USER_AGENT = "hltui/0.1 (+https://github.com/hltui)"
+
+
+def _snippet(text: str, n: int = 60) -> str:
+    text = " ".join(text.split())
+    return text[:n] + ("..." if len(text) > n else "")
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def decode_json(body: bytes, what: str) -> Any:
+    """Parse a JSON body or raise BadPayload saying what came instead."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        text = body.decode("utf-8", "replace")
+        looks = "an HTML page" if text.lstrip()[:1] == "<" else "non-JSON text"
+        raise BadPayload(f"{what}: answer is {looks}: {_snippet(text)!r}") from None
+
+
+class InfoClient:
+    """POST {base}/info. Created once per process; `close()` releases the session."""
+
+    def __init__(self, base_url: str, timeout: float, budget: WeightBudget) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.budget = budget
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers={"User-Agent": USER_AGENT},
+            )
+        return self._session
+
+    async def info(self, body: dict[str, Any], reserve: int = 0) -> Any:
+        """One info request; raises a SourceError subclass on anything but a JSON 200."""
+        await self.budget.acquire(request_weight(body), reserve=reserve)
+        what = str(body.get("type"))
+        return await self._request("POST", f"{self.base_url}/info", what, json_body=body)
+
+    async def get_json(self, url: str, what: str) -> Any:
+        """GET a JSON document outside the info API (leaderboard)."""
+        return await self._request("GET", url, what)
+
+    async def _request(
+        self, method: str, url: str, what: str, json_body: dict[str, Any] | None = None
+    ) -> Any:
+        try:
+            async with self.session.request(method, url, json=json_body) as resp:
+                body = await resp.read()
+                status = resp.status
+                retry_after = _retry_after(resp.headers.get("Retry-After"))
+        except TimeoutError:
+            raise SourceTimeout(f"{what}: no answer within {self.timeout:g}s") from None
+        except aiohttp.ClientConnectionError as exc:
+            raise ConnectionFailed(f"{what}: connection failed: {exc}") from None
+        except aiohttp.ClientError as exc:
+            raise ConnectionFailed(f"{what}: {type(exc).__name__}: {exc}") from None
+        if status == 429:
+            self.budget.penalize(retry_after or 1.0)
+            raise RateLimited(f"{what}: rate limited (429)", retry_after)
+        if status >= 400:
+            text = _snippet(body.decode("utf-8", "replace"))
+            if status >= 500:
+                raise ServerError(f"{what}: server error {status}: {text!r}", status)
+            raise ClientHTTPError(f"{what}: refused with {status}: {text!r}", status)
+        return decode_json(body, what)
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
