@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     hyperdash_pages: int = Field(3, ge=1, le=16)  # pages open at once within a batch
     hyperdash_assets: Annotated[tuple[str, ...], NoDecode] = ()  # empty: the market's
     hyperdash_max_assets: int = Field(50, ge=0)  # 0: every asset; else top N by OI notional
+    hyperdash_navigation: str = "spa"  # spa: in-page route change; page: a load per asset
     sources: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SOURCES
     request_timeout: Duration = 10.0
     weight_budget_share: float = Field(0.5, gt=0, le=1)
@@ -181,6 +182,13 @@ class Settings(BaseSettings):
     def _hd_assets(cls, v: Any) -> tuple[str, ...]:
         items = v.split(",") if isinstance(v, str) else list(v)
         return tuple(dict.fromkeys(s.strip() for s in items if s.strip()))
+
+    @field_validator("hyperdash_navigation")
+    @classmethod
+    def _navigation(cls, v: str) -> str:
+        if v not in ("spa", "page"):
+            raise ValueError("must be 'spa' or 'page'")
+        return v
 
     @field_validator("hyperdash_protocol")
     @classmethod

@@ -44,7 +44,10 @@ def _finite(v: Any) -> Any:
         raise ValueError("a boolean is not a number")
     if isinstance(v, str):
         v = v.strip().replace(",", "")
-    f = float(v)
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"not a number: {str(v)[:40]!r}") from None
     if not math.isfinite(f):
         raise ValueError(f"not a finite number: {v!r}")
     return f

@@ -5,13 +5,16 @@ real site, with CORS). `GET /ticker/{asset}` serves an HTML page that fetches,
 depending on `protocol`, the legacy REST endpoints (`{api}/summary` and
 `{site}/api/liquidation-data-v2?ticker=`, the latter checking `X-Api-Key`) or
 the GraphQL queries `perpsTickerPositions` and `historicalLiquidationLevel`
-(`POST {api}/graphql`, the liquidation query checking the key). Every page load
-of an asset moves that asset's book one step (deterministic per seed), and what
-was served is kept in `served` as ground truth for tests.
+(`POST {api}/graphql`, the liquidation query checking the key). The page is a
+single-page app: a history navigation (popstate) to another ticker makes it fetch
+that ticker's JSON without a reload. Every view of an asset (its positions query,
+or its liquidation call on REST, which the page makes before `summary`) moves that
+asset's book one step, deterministic per seed; what was served is kept in
+`served` as ground truth for tests.
 
 Fault modes, global (`mode`) or per asset (`faults[asset]`):
-`challenge` (the page is an anti-bot interstitial), `forbidden` (the API answers
-403), `hang` (the asset's API call never answers), `slow` (it answers after
+`challenge` (the page and the API answer an anti-bot interstitial), `forbidden`
+(the API answers 403), `hang` (the asset's API call never answers), `slow` (it answers after
 `slow_s`), `broken_json` (truncated body), `bad_shape` (a required field
 renamed), `error_500`.
 """
@@ -27,7 +30,7 @@ import random
 import socket
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,16 +69,32 @@ function gql(query, variables, extra) {
     headers: Object.assign({"Content-Type": "application/json"}, extra || {}),
     body: JSON.stringify({query, variables})});
 }
-const calls = CFG.protocol === "graphql"
-  ? [gql(CFG.positionsQuery, {coin: CFG.coin, limit: CFG.limit, offset: 0}),
-     gql(CFG.levelsQuery, {coin: CFG.coin, min: CFG.price * 0.5, max: CFG.price * 1.5,
-                           timestamp: null}, keyHeaders)]
-  : [getJSON(CFG.api + "/summary"),
-     getJSON(CFG.site + "/api/liquidation-data-v2?ticker=" + encodeURIComponent(CFG.coin)
-             + "&days=7", {headers: keyHeaders})];
-Promise.all(calls).then(() => {
-  document.getElementById("out").textContent = "loaded " + CFG.coin;
-}).catch((e) => { document.getElementById("out").textContent = "error: " + e.message; });
+function coinFromPath() {
+  return decodeURIComponent(location.pathname.split("/").pop());
+}
+async function view(coin) {
+  const out = document.getElementById("out");
+  out.textContent = "loading " + coin;
+  const price = CFG.prices[coin] || 1;
+  try {
+    if (CFG.protocol === "graphql") {
+      await Promise.all([
+        gql(CFG.positionsQuery, {coin, limit: CFG.limit, offset: 0}),
+        gql(CFG.levelsQuery, {coin, min: price * 0.5, max: price * 1.5, timestamp: null},
+            keyHeaders)]);
+    } else {
+      await getJSON(CFG.site + "/api/liquidation-data-v2?ticker=" + encodeURIComponent(coin)
+                    + "&days=7", {headers: keyHeaders});
+      await getJSON(CFG.api + "/summary");
+    }
+    out.textContent = "loaded " + coin;
+  } catch (e) {
+    out.textContent = "error: " + e.message;
+  }
+}
+// a single-page app: the router re-fetches on history navigation
+window.addEventListener("popstate", () => view(coinFromPath()));
+view(CFG.coin);
 """
 
 CHALLENGE_HTML = """<!doctype html><html><head><title>Just a moment...</title></head>
@@ -112,7 +131,8 @@ class SimHyperDash:
     """The simulated site. `async with SimHyperDash(...) as sim:` or `start()`/`close()`."""
 
     def __init__(self, seed: int = 7, assets: Iterable[str] | None = None,
-                 protocol: str = "graphql", *, prices: Mapping[str, float] | None = None,
+                 protocol: str = "graphql", *,
+                 prices: Mapping[str, float] | Callable[[str], float | None] | None = None,
                  api_key: str = API_KEY, page_sends_key: bool = True,
                  positions_limit: int = 100, max_positions: int = 300) -> None:
         if protocol not in ("graphql", "rest"):
@@ -124,15 +144,19 @@ class SimHyperDash:
         self.page_sends_key = page_sends_key
         self.positions_limit = positions_limit
         self.max_positions = max_positions
-        self._prices = dict(prices or {})
+        # a callable follows a live market (the simulated exchange's marks in --demo)
+        self._price_feed = prices if callable(prices) else None
+        self._prices: dict[str, float] = {} if callable(prices) else dict(prices or {})
         self.mode: str | None = None
         self.faults: dict[str, str] = {}
         self.slow_s = 1.0
         self.hang_s = 3600.0
         self.served: dict[str, dict[str, Any]] = {}  # ground truth, per asset
-        self.page_loads: Counter[str] = Counter()
+        self.page_loads: Counter[str] = Counter()  # full page loads per asset
+        self.views: Counter[str] = Counter()  # asset views (loads and in-page navigations)
         self.requests: Counter[str] = Counter()
         self._books: dict[str, Book] = {}
+        self._rows: dict[tuple[str, int], dict[str, Any]] = {}  # summary rows per version
         self._runner: web.AppRunner | None = None
         self._closing: asyncio.Event | None = None
         self.site_url = ""
@@ -174,6 +198,11 @@ class SimHyperDash:
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
 
+    @property
+    def url(self) -> str:
+        """The site's base URL (what HLTUI_HYPERDASH_URL points at)."""
+        return self.site_url
+
     def settings_overrides(self) -> dict[str, Any]:
         """Settings that point the hyperdash source at this simulation."""
         return {"hyperdash_url": self.site_url, "hyperdash_api_url": self.api_url,
@@ -185,6 +214,10 @@ class SimHyperDash:
     # ---- the market ----------------------------------------------------------------------
 
     def price_of(self, asset: str) -> float:
+        if self._price_feed is not None:
+            live = self._price_feed(asset)
+            if live is not None and live > 0:
+                return float(live)
         if asset not in self._prices:
             known = KNOWN_PRICES.get(asset)
             rng = random.Random(f"hyperdash-price:{self.seed}:{asset}")
@@ -198,6 +231,7 @@ class SimHyperDash:
 
     def _advance(self, asset: str) -> Book:
         version = self._books[asset].version + 1 if asset in self._books else 0
+        self._rows.pop((asset, version - 1), None)
         self._books[asset] = self._generate(asset, version)
         return self._books[asset]
 
@@ -255,6 +289,15 @@ class SimHyperDash:
                 "liquidations": [{"amount": a, "price": px} for (px, _), a in sorted(sums.items())]}
 
     def summary_row(self, book: Book) -> dict[str, Any]:
+        key = (book.asset, book.version)
+        if key not in self._rows:
+            self._rows[key] = self._summary_row(book)
+        row = dict(self._rows[key])
+        if self.fault_for(book.asset) == "bad_shape":
+            row["Majority Notional"] = row.pop("Majority Side Notional")
+        return row
+
+    def _summary_row(self, book: Book) -> dict[str, Any]:
         longs, shorts = book.totals()
 
         def entry(long: bool) -> float | None:
@@ -282,8 +325,6 @@ class SimHyperDash:
             "Number Short": len(book.side(False)),
             "Open Interest": (longs + shorts) * 1.9,
         }
-        if self.fault_for(book.asset) == "bad_shape":
-            row["Majority Notional"] = row.pop("Majority Side Notional")
         return row
 
     def rest_liquidations(self, book: Book) -> dict[str, dict[str, float]]:
@@ -304,13 +345,12 @@ class SimHyperDash:
         asset = request.match_info["asset"]
         self.requests["page"] += 1
         if self.fault_for(asset) == "challenge":
-            return web.Response(status=403, text=CHALLENGE_HTML, content_type="text/html",
-                                headers={"cf-mitigated": "challenge"})
+            return _challenge()
         if asset not in self.assets:
             return web.Response(status=404, text="unknown ticker", content_type="text/plain")
-        book = self._advance(asset)
         self.page_loads[asset] += 1
-        cfg = {"protocol": self.protocol, "coin": asset, "price": book.price,
+        cfg = {"protocol": self.protocol, "coin": asset,
+               "prices": {a: self.price_of(a) for a in self.assets},
                "api": self.api_url, "site": self.site_url, "key": self.api_key,
                "sendKey": self.page_sends_key, "limit": self.positions_limit,
                "positionsQuery": POSITIONS_QUERY, "levelsQuery": LEVELS_QUERY}
@@ -327,6 +367,8 @@ class SimHyperDash:
                               ) -> web.StreamResponse | None:
         """The faulty answer for this call, or None to answer normally."""
         mode = self.fault_for(asset)
+        if mode == "challenge":
+            return _challenge()
         if mode == "forbidden":
             return web.Response(status=403, text="Forbidden", content_type="text/plain")
         if not asset_specific or mode is None:
@@ -373,7 +415,8 @@ class SimHyperDash:
             return web.json_response({"error": "missing or invalid X-Api-Key"}, status=401)
         if asset not in self.assets:
             return web.json_response({"error": "unknown ticker"}, status=404)
-        data = self.rest_liquidations(self.book(asset))
+        self.views[asset] += 1
+        data = self.rest_liquidations(self._advance(asset))
         self.served.setdefault(asset, {})["liquidations"] = data
         return self._json(data, asset)
 
@@ -392,8 +435,9 @@ class SimHyperDash:
         if asset not in self.assets:
             return web.json_response({"data": {"analytics": None},
                                       "errors": [{"message": f"unknown coin {asset}"}]})
-        book = self.book(asset)
         if positions:
+            self.views[asset] += 1
+            book = self._advance(asset)
             node = self.positions_node(book, int(variables.get("limit") or 100),
                                        int(variables.get("offset") or 0))
             if self.fault_for(asset) == "bad_shape":
@@ -403,9 +447,15 @@ class SimHyperDash:
         if not self._key_ok(request):
             return web.json_response({"errors": [{"message": "missing or invalid X-Api-Key"}]},
                                      status=401)
-        node = self.levels_node(book, variables.get("min"), variables.get("max"))
+        node = self.levels_node(self.book(asset), variables.get("min"), variables.get("max"))
         self.served.setdefault(asset, {})["liquidations"] = node
         return self._json({"data": {"analytics": {"historicalLiquidationLevel": node}}}, None)
+
+
+def _challenge() -> web.Response:
+    """What Cloudflare answers a client it wants to verify."""
+    return web.Response(status=403, text=CHALLENGE_HTML, content_type="text/html",
+                        headers={"cf-mitigated": "challenge", "Cache-Control": "no-store"})
 
 
 @web.middleware

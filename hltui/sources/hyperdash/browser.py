@@ -142,26 +142,35 @@ class BrowserManager:
         return self._context is not None and not self._dead
 
     async def context(self) -> BrowserContext:
-        """The live context: launched on first use, relaunched after a crash or when the
-        browser's RSS passed the ceiling (checked only while no page is open)."""
+        """The live context: launched on first use, relaunched after a crash."""
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            if self._context is not None:
-                reason = None
-                if self._dead or not self._pid_alive():
-                    reason = "browser process died"
-                elif self.pages_open == 0 and (rss := self.rss_bytes()) > self.rss_limit:
-                    reason = (f"browser RSS {rss / 2**20:.0f} MB above the "
-                              f"{self.rss_limit / 2**20:.0f} MB ceiling")
-                if reason:
-                    self.log("warning", f"hyperdash: relaunching Chromium: {reason}")
-                    self.relaunches.append(reason)
-                    await self._discard()
+            if self._context is not None and (self._dead or not self._pid_alive()):
+                await self._relaunch_reason("browser process died")
             if self._context is None:
                 await self._launch()
             assert self._context is not None
             return self._context
+
+    async def maintain(self) -> BrowserContext:
+        """Between cycles (no page open): relaunch when the browser's process tree grew
+        past the RSS ceiling (a slow leak), else the same as `context()`."""
+        if self._context is not None and self.pages_open == 0:
+            rss = self.rss_bytes()
+            if rss > self.rss_limit:
+                if self._lock is None:
+                    self._lock = asyncio.Lock()
+                async with self._lock:
+                    await self._relaunch_reason(
+                        f"browser RSS {rss / 2**20:.0f} MB above the "
+                        f"{self.rss_limit / 2**20:.0f} MB ceiling")
+        return await self.context()
+
+    async def _relaunch_reason(self, reason: str) -> None:
+        self.log("warning", f"hyperdash: relaunching Chromium: {reason}")
+        self.relaunches.append(reason)
+        await self._discard()
 
     async def _launch(self) -> None:
         exe = find_browser(self.browser_path)  # before starting the driver: cheap failure

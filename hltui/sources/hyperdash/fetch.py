@@ -28,6 +28,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from playwright.async_api import Page, Response, Route
 
 API_KEY_HEADER = "x-api-key"
+IN_PAGE_GRACE_S = 3.0  # an in-page navigation that starts no request by then was ignored
+# what a router sees when the user goes to another ticker and back/forward: most SPA
+# routers (and plain popstate listeners) fetch the new route's data; a router that
+# prefers a hard navigation reloads, which is fine too: its JSON is read all the same
+IN_PAGE_NAVIGATE = """(url) => {
+  history.pushState(history.state, "", url);
+  window.dispatchEvent(new PopStateEvent("popstate", {state: history.state}));
+}"""
+
+
+class InPageIgnored(Exception):
+    """The page did not react to an in-page navigation: load the page instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +112,15 @@ class _Collector:
         self.futures = {k: loop.create_future() for k in adapter.kinds}
         self.tasks: set[asyncio.Task] = set()
         self.others: list[str] = []  # first-party JSON we did not recognise (diagnostics)
+        self.requested = asyncio.Event()  # the page asked for one of our kinds
+
+    def on_request(self, req: Any) -> None:
+        if req.method == "OPTIONS" or not self.site.first_party(req.url):
+            return
+        if req.resource_type == "document" or (
+                req.resource_type in ("fetch", "xhr")
+                and self.adapter.match(req.url, req.method, req.post_data, self.asset)):
+            self.requested.set()
 
     def label(self, kind: str) -> str:
         return f"{self.adapter.labels.get(kind, kind)} for {self.asset}"
@@ -205,10 +226,16 @@ async def _document_challenge(page: Page) -> bool:
     return False
 
 
-async def fetch_asset(page: Page, asset: str, site: SiteConfig, adapter: Adapter
-                      ) -> dict[str, Any]:
-    """Navigate to the asset's page; return {kind: decoded JSON} for every kind the
-    protocol needs. Raises ChallengePage / Blocked, SourceTimeout, BadPayload, ..."""
+async def fetch_asset(page: Page, asset: str, site: SiteConfig, adapter: Adapter, *,
+                      in_page: bool = False) -> dict[str, Any]:
+    """Show the asset on `page` and return {kind: decoded JSON} for every kind the
+    protocol needs, read from the responses the page fetched.
+
+    `in_page=False` loads the asset's page; `in_page=True` changes the route of the
+    site page already shown (history navigation, no reload) and raises InPageIgnored
+    when the page starts no request for it. Raises ChallengePage / Blocked,
+    SourceTimeout, BadPayload, ConnectionFailed, BrowserCrashed.
+    """
     from playwright.async_api import Error as PlaywrightError
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -218,18 +245,31 @@ async def fetch_asset(page: Page, asset: str, site: SiteConfig, adapter: Adapter
     def on_crash(_: Any) -> None:
         col.fail_all(BrowserCrashed(f"page for {asset}: the renderer crashed"))
 
+    page.on("request", col.on_request)
     page.on("response", col.on_response)
     page.on("crash", on_crash)
     try:
         async with asyncio.timeout(site.timeout_s):
-            try:
-                nav = await page.goto(url, wait_until="commit", timeout=site.timeout_s * 1000)
-            except PlaywrightTimeout:
-                raise TimeoutError from None
-            except PlaywrightError as exc:
-                raise _playwright_error(exc, f"page {url}") from None
-            if nav is not None:
-                await _check_document(page, nav, url)
+            if in_page:
+                try:
+                    await page.evaluate(IN_PAGE_NAVIGATE, url)
+                except PlaywrightError as exc:
+                    raise _playwright_error(exc, f"page for {asset}") from None
+                try:
+                    async with asyncio.timeout(min(IN_PAGE_GRACE_S, site.timeout_s / 2)):
+                        await col.requested.wait()
+                except TimeoutError:
+                    raise InPageIgnored(url) from None
+            else:
+                try:
+                    nav = await page.goto(url, wait_until="commit",
+                                          timeout=site.timeout_s * 1000)
+                except PlaywrightTimeout:
+                    raise TimeoutError from None
+                except PlaywrightError as exc:
+                    raise _playwright_error(exc, f"page {url}") from None
+                if nav is not None:
+                    await _check_document(page, nav, url)
             return await col.wait()
     except TimeoutError:
         if await _document_challenge(page):
@@ -242,6 +282,7 @@ async def fetch_asset(page: Page, asset: str, site: SiteConfig, adapter: Adapter
         raise SourceTimeout(f"page for {asset}: no {' / '.join(missing) or 'answer'} "
                             f"within {site.timeout_s:g}s ({url}){hint}") from None
     finally:
+        page.remove_listener("request", col.on_request)
         page.remove_listener("response", col.on_response)
         page.remove_listener("crash", on_crash)
         col.close()

@@ -23,7 +23,12 @@ from hltui.process.records import InvalidAssetName, check_asset_name
 from hltui.sources.base import BadPayload, Blocked, CycleContext, JobResult, SourceError
 from hltui.sources.hyperdash.browser import BrowserManager
 from hltui.sources.hyperdash.errors import BrowserCrashed, BrowserUnavailable
-from hltui.sources.hyperdash.fetch import SiteConfig, fetch_asset, install_api_key
+from hltui.sources.hyperdash.fetch import (
+    InPageIgnored,
+    SiteConfig,
+    fetch_asset,
+    install_api_key,
+)
 from hltui.sources.hyperdash.protocols import make_adapter
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,6 +56,7 @@ class HyperDashJob:
         self._told_unavailable = False
         self.counts: Counter[str] = Counter()  # error kinds over the job's life
         self.last_cycle_s: float | None = None
+        self.in_page = settings.hyperdash_navigation == "spa"
 
     @property
     def browser(self) -> BrowserManager:
@@ -90,7 +96,7 @@ class HyperDashJob:
             return result
         self.browser.log = ctx.log
         try:
-            await self.browser.context()
+            await self.browser.maintain()
         except BrowserUnavailable as exc:
             if not self._told_unavailable:
                 ctx.log("error", f"hyperdash: {exc}")
@@ -137,12 +143,15 @@ class HyperDashJob:
             try:
                 async with self.browser.page() as page:
                     await install_api_key(page, self.site, self.adapter)
+                    shown = False  # the page shows the site after a good fetch
                     while queue and not stop:
                         asset = queue.pop(0)
                         try:
-                            out[asset] = await fetch_asset(page, asset, self.site, self.adapter)
+                            out[asset] = await self._fetch_one(page, asset, in_page=shown)
+                            shown = True
                         except SourceError as exc:
                             out[asset] = exc
+                            shown = False  # reload next: cancels whatever still hangs
                             if isinstance(exc, Blocked | BrowserCrashed):
                                 stop.append(exc)
             except SourceError as exc:
@@ -156,6 +165,22 @@ class HyperDashJob:
             if asset not in out:
                 out[asset] = _not_fetched(asset, stop[0] if stop else None)
         return out
+
+    async def _fetch_one(self, page: Any, asset: str, in_page: bool) -> dict[str, Any]:
+        """In-page navigation when the site allows it, else (and on the first asset of a
+        page) a page load. A site that ignores in-page navigation is loaded per asset
+        from then on."""
+        if in_page and self.in_page:
+            try:
+                return await fetch_asset(page, asset, self.site, self.adapter, in_page=True)
+            except InPageIgnored:
+                bodies = await fetch_asset(page, asset, self.site, self.adapter)
+                self.in_page = False
+                self.browser.log("warning", "hyperdash: the site ignores in-page navigation; "
+                                            "loading a page per asset (HLTUI_HYPERDASH_"
+                                            "NAVIGATION=page)")
+                return bodies
+        return await fetch_asset(page, asset, self.site, self.adapter)
 
     def _record(self, ctx: CycleContext, result: JobResult, asset: str, outcome: Outcome
                 ) -> SourceError | None:
