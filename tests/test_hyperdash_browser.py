@@ -267,6 +267,38 @@ async def test_api_key_from_settings_is_sent_when_the_page_does_not(
         site.page_sends_key = True
 
 
+@pytest.mark.influx
+async def test_blocked_opens_the_breaker_and_market_data_keeps_flowing(
+        browser, exchange, sites, influxd, influx_db, clean_env) -> None:
+    site = sites["graphql"]
+    settings = settings_for(site, influx_url=influxd.url, influx_database=influx_db,
+                            hyperliquid_url=exchange.url, hyperdash_assets=FEW,
+                            breaker_threshold=2, breaker_reset=600)
+    store = InfluxStore(settings)
+    await store.open()
+    jobs = [HyperliquidJob(settings, InfoClient(exchange.url, 10, WeightBudget(1.0))),
+            HyperDashJob(settings, browser=browser)]
+    collector = Collector(settings, store, jobs)
+    try:
+        with faults(site, "challenge"):
+            first = await collector.run_once()
+            second = await collector.run_once()
+            assert collector.breakers["hyperdash"].state == "open"
+            pages = site.requests["page"]
+            third = await collector.run_once()
+            assert site.requests["page"] == pages  # not called while open
+    finally:
+        await collector.close()
+    for done in (first, second):
+        (err,) = [e for e in done.errors if e.source == "hyperdash"]
+        assert err.kind == "blocked" and "challenge" in err.message
+    assert [e.kind for e in third.errors if e.source == "hyperdash"] == ["breaker"]
+    for done in (first, second, third):  # the official API's data kept flowing
+        assert done.per_source["hyperliquid"]["ok"] > 0
+        assert done.points_written == done.points > 0
+    assert browser.open_pages() == 0
+
+
 # ---- lifecycle: one browser over 50 cycles, relaunch, no browser -------------------------
 
 async def test_50_cycles_one_launch_pages_closed_rss_flat(browser, sites, clean_env) -> None:

@@ -1,23 +1,31 @@
 """The hyperdash source job: per-asset positioning and liquidation maps each cycle.
 
-Assets are fetched in batches through one shared browser (pages opened per batch,
-closed after), validated and derived in process/hyperdash.py. One asset failing
-never fails the others. A block (challenge page, 403) is an outage: the rest of
-the cycle is skipped rather than hammering the wall. When no asset succeeded the
-job raises the cause (a `SourceError`, with the partial `JobResult` attached as
-`.result`) so the engine's breaker counts the outage.
+Assets go in batches (`HLTUI_BATCH_SIZE`) through the engine's batch processor; each
+batch gets a few pages of the one shared browser (`HLTUI_HYPERDASH_PAGES`), opened
+for the batch and always closed after it. A page shows one asset after another: the
+first by loading its page, the next by in-page navigation (the site's own router
+fetches the next asset's JSON), after any failure by a reload. Payloads are
+validated and derived in process/hyperdash.py.
+
+One asset failing never fails the others. A block (challenge page, 403) is an
+outage: the rest of the cycle is skipped rather than hammering the wall. When no
+asset succeeded the job raises the cause (a `SourceError` with the partial
+`JobResult` attached as `.result`) so the engine's breaker counts the outage.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hltui.engine.batch import chunks, run_batches
 from hltui.engine.events import ItemError
-from hltui.process.hyperdash import SOURCE, PayloadError, derive, parse
+from hltui.process.hyperdash import SOURCE, Derived, PayloadError, derive, parse
 from hltui.process.positioning import Positioning
 from hltui.process.records import InvalidAssetName, check_asset_name
 from hltui.sources.base import BadPayload, Blocked, CycleContext, JobResult, SourceError
@@ -32,9 +40,26 @@ from hltui.sources.hyperdash.fetch import (
 from hltui.sources.hyperdash.protocols import make_adapter
 
 if TYPE_CHECKING:  # pragma: no cover
+    from playwright.async_api import Page
+
     from hltui.config import Settings
 
-Outcome = dict[str, Any] | SourceError
+
+@dataclass(slots=True)
+class _Slot:
+    """One page of a batch, opened on first use and closed with the batch (`stack`);
+    `shown` once it displays the site after a good fetch."""
+
+    stack: contextlib.AsyncExitStack
+    page: Page | None = None
+    shown: bool = False
+
+
+@dataclass(slots=True)
+class _Cycle:
+    stop: SourceError | None = None  # a block or a dead browser ends the cycle's fetching
+    told: bool = False  # the block was logged
+    errors: dict[str, SourceError] = field(default_factory=dict)
 
 
 class HyperDashJob:
@@ -54,9 +79,9 @@ class HyperDashJob:
         self._previous: dict[str, Positioning] = {}
         self._last_assets: list[str] = []
         self._told_unavailable = False
+        self.in_page = settings.hyperdash_navigation == "spa"
         self.counts: Counter[str] = Counter()  # error kinds over the job's life
         self.last_cycle_s: float | None = None
-        self.in_page = settings.hyperdash_navigation == "spa"
 
     @property
     def browser(self) -> BrowserManager:
@@ -103,73 +128,83 @@ class HyperDashJob:
                 self._told_unavailable = True
             for asset in assets:
                 self._fail(result, asset, exc.kind, str(exc))
-            raise self._with_result(exc, result) from None
+            raise _with_result(exc, result) from None
 
-        blocked: SourceError | None = None
-        errors: list[SourceError] = []
-        size = self.settings.batch_size
-        for i in range(0, len(assets), size):
-            batch = assets[i:i + size]
-            if ctx.paused():
-                ctx.log("info", f"hyperdash: paused; {len(assets) - i} assets left for the "
-                                "next cycle")
+        cycle = _Cycle()
+        for batch in chunks(assets, self.settings.batch_size):
+            if ctx.gate is not None:
+                await ctx.gate.wait()  # paused: the batch in flight finished, hold this one
+            elif ctx.paused():
                 break
-            if blocked is not None:
+            if cycle.stop is not None:
                 for asset in batch:
-                    self._fail(result, asset, blocked.kind, f"skipped: {blocked}")
+                    self._fail(result, asset, cycle.stop.kind, f"skipped: {cycle.stop}")
                 continue
-            outcomes = await self._fetch_batch(batch)
-            for asset in batch:
-                outcome = outcomes.get(asset) or SourceError("not fetched")
-                err = self._record(ctx, result, asset, outcome)
-                if err is not None:
-                    errors.append(err)
-                if isinstance(outcome, Blocked) and blocked is None:
-                    blocked = outcome
-                    ctx.log("error", f"hyperdash: blocked, skipping the rest of this cycle: "
-                                     f"{outcome}")
+            await self._run_batch(ctx, list(batch), cycle, result)
         self.last_cycle_s = self.clock() - started
-        if result.ok == 0 and errors:
-            raise self._with_result(blocked or errors[0], result)
+        if result.ok == 0 and cycle.errors:
+            first = cycle.stop if isinstance(cycle.stop, Blocked) else next(
+                iter(cycle.errors.values()))
+            raise _with_result(first, result)
         return result
 
-    async def _fetch_batch(self, batch: list[str]) -> dict[str, Outcome]:
-        """Fetch a batch on a few pages at once; every page is closed afterwards."""
-        queue = list(batch)
-        out: dict[str, Outcome] = {}
-        stop: list[SourceError] = []
+    async def _run_batch(self, ctx: CycleContext, batch: list[str], cycle: _Cycle,
+                         result: JobResult) -> None:
+        """One batch on its own pages (closed after), through the engine's batch runner."""
+        async with self._pages(min(self.settings.hyperdash_pages, len(batch))) as slots:
 
-        async def worker() -> None:
-            try:
-                async with self.browser.page() as page:
-                    await install_api_key(page, self.site, self.adapter)
-                    shown = False  # the page shows the site after a good fetch
-                    while queue and not stop:
-                        asset = queue.pop(0)
-                        try:
-                            out[asset] = await self._fetch_one(page, asset, in_page=shown)
-                            shown = True
-                        except SourceError as exc:
-                            out[asset] = exc
-                            shown = False  # reload next: cancels whatever still hangs
-                            if isinstance(exc, Blocked | BrowserCrashed):
-                                stop.append(exc)
-            except SourceError as exc:
-                stop.append(exc)
-            except Exception as exc:  # a driver error outside fetch: the page is unusable
-                stop.append(BrowserCrashed(f"page failed: {str(exc).splitlines()[0][:200]}"))
+            async def one(asset: str) -> Derived:
+                if cycle.stop is not None:
+                    raise _remember(cycle, asset, _not_fetched(asset, cycle.stop))
+                slot = await slots.get()
+                try:
+                    bodies = await self._fetch_on(slot, asset, cycle)
+                finally:
+                    slots.put_nowait(slot)
+                return self._derive(ctx, asset, bodies, cycle)
 
-        pages = min(self.settings.hyperdash_pages, len(batch))
-        await asyncio.gather(*(worker() for _ in range(pages)))
-        for asset in batch:
-            if asset not in out:
-                out[asset] = _not_fetched(asset, stop[0] if stop else None)
-        return out
+            done = await run_batches(batch, one, source=self.name, batch_size=len(batch),
+                                     max_concurrency=slots.qsize())
+        for outcome in done.outcomes:
+            if outcome.error is not None:
+                self._fail(result, outcome.item, outcome.error.kind, outcome.error.message)
+                continue
+            derived = outcome.value
+            assert derived is not None
+            result.points.extend(derived.points)
+            result.assets[outcome.item] = derived.fields
+            result.ok += 1
+        if isinstance(cycle.stop, Blocked) and not cycle.told:
+            cycle.told = True
+            ctx.log("error", f"hyperdash: blocked, skipping the rest of this cycle: "
+                             f"{cycle.stop}")
 
-    async def _fetch_one(self, page: Any, asset: str, in_page: bool) -> dict[str, Any]:
-        """In-page navigation when the site allows it, else (and on the first asset of a
-        page) a page load. A site that ignores in-page navigation is loaded per asset
-        from then on."""
+    @contextlib.asynccontextmanager
+    async def _pages(self, n: int) -> AsyncIterator[asyncio.Queue[_Slot]]:
+        """`n` page slots for a batch; pages open on first use, all closed at the end."""
+        slots: asyncio.Queue[_Slot] = asyncio.Queue()
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(n):
+                slots.put_nowait(_Slot(stack))
+            yield slots
+
+    async def _fetch_on(self, slot: _Slot, asset: str, cycle: _Cycle) -> dict[str, Any]:
+        try:
+            if slot.page is None:
+                slot.page = await slot.stack.enter_async_context(self.browser.page())
+                await install_api_key(slot.page, self.site, self.adapter)
+            bodies = await self._fetch_one(slot.page, asset, in_page=slot.shown)
+        except SourceError as exc:
+            slot.shown = False  # reload next time: cancels whatever still hangs
+            if isinstance(exc, Blocked | BrowserCrashed | BrowserUnavailable):
+                cycle.stop = cycle.stop or exc
+            raise _remember(cycle, asset, exc) from None
+        slot.shown = True
+        return bodies
+
+    async def _fetch_one(self, page: Page, asset: str, in_page: bool) -> dict[str, Any]:
+        """In-page navigation when the site allows it, else a page load. A site that
+        ignores in-page navigation is loaded per asset from then on."""
         if in_page and self.in_page:
             try:
                 return await fetch_asset(page, asset, self.site, self.adapter, in_page=True)
@@ -182,46 +217,44 @@ class HyperDashJob:
                 return bodies
         return await fetch_asset(page, asset, self.site, self.adapter)
 
-    def _record(self, ctx: CycleContext, result: JobResult, asset: str, outcome: Outcome
-                ) -> SourceError | None:
-        """Derive one asset's records into `result`; return its error, if any."""
-        if isinstance(outcome, SourceError):
-            self._fail(result, asset, outcome.kind, str(outcome))
-            return outcome
+    def _derive(self, ctx: CycleContext, asset: str, bodies: dict[str, Any], cycle: _Cycle
+                ) -> Derived:
+        """Validate and derive one asset; a bad payload is this asset's error only."""
         try:
-            snap = parse(self.adapter.name, asset, outcome)
+            snap = parse(self.adapter.name, asset, bodies)
             market = ctx.market.get(asset)
             derived = derive(snap, market.mark_price if market else None,
                              self._previous.get(asset), ctx.now_ms)
         except (PayloadError, ValueError) as exc:
-            self._fail(result, asset, "validation", str(exc))
-            return BadPayload(str(exc))
+            raise _remember(cycle, asset, BadPayload(str(exc))) from None
         self._previous[asset] = snap.positioning
-        result.points.extend(derived.points)
-        result.assets[asset] = {f"source_{SOURCE}": derived.fields}
-        result.ok += 1
-        return None
+        return derived
 
     def _fail(self, result: JobResult, asset: str, kind: str, message: str) -> None:
         result.failed += 1
         result.errors.append(ItemError(self.name, asset, kind, message))
         self.counts[kind] += 1
 
-    @staticmethod
-    def _with_result(exc: SourceError, result: JobResult) -> SourceError:
-        exc.result = result  # type: ignore[attr-defined]
-        return exc
-
     async def close(self) -> None:
         if self._owns_browser and self._browser is not None:
             await self._browser.close()
 
 
-def _not_fetched(asset: str, cause: SourceError | None) -> SourceError:
+def _remember(cycle: _Cycle, asset: str, exc: SourceError) -> SourceError:
+    cycle.errors.setdefault(asset, exc)
+    return exc
+
+
+def _with_result(exc: SourceError, result: JobResult) -> SourceError:
+    exc.result = result  # type: ignore[attr-defined]
+    return exc
+
+
+def _not_fetched(asset: str, cause: SourceError) -> SourceError:
     """The error for an asset a batch never reached (a block or a crash stopped it)."""
     if isinstance(cause, Blocked):
-        return cause
-    err = SourceError(f"{asset}: not fetched: {cause or 'no page'}")
-    if cause is not None:
+        err: SourceError = type(cause)(f"skipped: {cause}")
+    else:
+        err = SourceError(f"{asset}: not fetched: {cause}")
         err.kind = cause.kind
     return err
