@@ -5,6 +5,7 @@ expensive part on this machine)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -31,7 +32,7 @@ from hltui.sources.base import (
 from hltui.sources.budget import WeightBudget
 from hltui.sources.http import InfoClient
 from hltui.sources.hyperdash.browser import BrowserManager, find_browser
-from hltui.sources.hyperdash.errors import BrowserUnavailable, ChallengePage
+from hltui.sources.hyperdash.errors import BrowserCrashed, BrowserUnavailable, ChallengePage
 from hltui.sources.hyperdash.job import HyperDashJob
 from hltui.sources.hyperliquid import HyperliquidJob
 from hltui.store.influx import InfluxStore
@@ -335,9 +336,22 @@ async def test_relaunch_after_crash_and_above_rss_ceiling(sites, clean_env) -> N
         os.kill(own.pid, signal.SIGKILL)  # the Chromium this test started
         assert (await job.run(ctx_for(site, ["BTC"], logs=logs))).ok == 1
         assert own.launches == 2 and own.relaunches == ["browser process died"]
+        # killed mid-request: the asset fails as a crash, not a timeout; next cycle relaunches
+        job.settings = settings_for(site, hyperdash_assets=["BTC"], hyperdash_page_timeout=30)
+        job.site = type(job.site).from_settings(job.settings)
+        with faults(site, BTC="hang"):
+            hung = site.requests["positions"]
+            task = asyncio.create_task(job.run(ctx_for(site, ["BTC"], logs=logs)))
+            while site.requests["positions"] == hung:
+                await asyncio.sleep(0.02)
+            os.kill(own.pid, signal.SIGKILL)
+            with pytest.raises(BrowserCrashed):  # not a SourceTimeout after 30 s
+                await task
+        assert (await job.run(ctx_for(site, ["BTC"], logs=logs))).ok == 1
+        assert own.launches == 3
         own.rss_limit = 1  # any real browser is above one byte
         assert (await job.run(ctx_for(site, ["BTC"], logs=logs))).ok == 1
-        assert own.launches == 3 and "ceiling" in own.relaunches[-1]
+        assert own.launches == 4 and "ceiling" in own.relaunches[-1]
         assert any("relaunching Chromium" in m for _, m in logs)
     finally:
         await own.close()

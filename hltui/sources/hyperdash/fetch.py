@@ -245,9 +245,13 @@ async def fetch_asset(page: Page, asset: str, site: SiteConfig, adapter: Adapter
     def on_crash(_: Any) -> None:
         col.fail_all(BrowserCrashed(f"page for {asset}: the renderer crashed"))
 
+    def on_close(_: Any) -> None:
+        col.fail_all(BrowserCrashed(f"page for {asset}: closed under us (browser gone)"))
+
     page.on("request", col.on_request)
     page.on("response", col.on_response)
     page.on("crash", on_crash)
+    page.on("close", on_close)
     try:
         async with asyncio.timeout(site.timeout_s):
             if in_page:
@@ -285,6 +289,7 @@ async def fetch_asset(page: Page, asset: str, site: SiteConfig, adapter: Adapter
         page.remove_listener("request", col.on_request)
         page.remove_listener("response", col.on_response)
         page.remove_listener("crash", on_crash)
+        page.remove_listener("close", on_close)
         col.close()
 
 

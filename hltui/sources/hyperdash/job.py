@@ -57,7 +57,8 @@ class _Slot:
 
 @dataclass(slots=True)
 class _Cycle:
-    stop: SourceError | None = None  # a block or a dead browser ends the cycle's fetching
+    stop: SourceError | None = None  # a block ends the cycle's fetching
+    batch_stop: SourceError | None = None  # a dead browser ends the batch (relaunch next)
     told: bool = False  # the block was logged
     errors: dict[str, SourceError] = field(default_factory=dict)
 
@@ -151,11 +152,12 @@ class HyperDashJob:
     async def _run_batch(self, ctx: CycleContext, batch: list[str], cycle: _Cycle,
                          result: JobResult) -> None:
         """One batch on its own pages (closed after), through the engine's batch runner."""
+        cycle.batch_stop = None
         async with self._pages(min(self.settings.hyperdash_pages, len(batch))) as slots:
 
             async def one(asset: str) -> Derived:
-                if cycle.stop is not None:
-                    raise _remember(cycle, asset, _not_fetched(asset, cycle.stop))
+                if (stop := cycle.stop or cycle.batch_stop) is not None:
+                    raise _remember(cycle, asset, _not_fetched(asset, stop))
                 slot = await slots.get()
                 try:
                     bodies = await self._fetch_on(slot, asset, cycle)
@@ -196,8 +198,10 @@ class HyperDashJob:
             bodies = await self._fetch_one(slot.page, asset, in_page=slot.shown)
         except SourceError as exc:
             slot.shown = False  # reload next time: cancels whatever still hangs
-            if isinstance(exc, Blocked | BrowserCrashed | BrowserUnavailable):
+            if isinstance(exc, Blocked):
                 cycle.stop = cycle.stop or exc
+            elif isinstance(exc, BrowserCrashed | BrowserUnavailable):
+                cycle.batch_stop = cycle.batch_stop or exc
             raise _remember(cycle, asset, exc) from None
         slot.shown = True
         return bodies
