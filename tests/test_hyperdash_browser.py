@@ -114,6 +114,9 @@ async def test_cycle_over_30_assets_stores_what_the_site_served(
     collector = Collector(settings, store, jobs)
     try:
         done = await collector.run_once()
+        # read back through the store's public read path
+        latest = await store.latest_positions()
+        maps = {a: await store.liquidation_map(a, "hyperdash") for a in assets}
     finally:
         await collector.close()
 
@@ -122,18 +125,18 @@ async def test_cycle_over_30_assets_stores_what_the_site_served(
     assert done.points_written == done.points
     assert browser.open_pages() == 0
 
-    def rows(q: str) -> list[dict]:
-        return influxd.rows(q, influx_db)
-
-    metrics = {r["asset"]: r for r in rows(
-        'SELECT * FROM "raw"."asset_metrics" WHERE "source" = \'hyperdash\' GROUP BY *')}
-    marks = {r["asset"]: r["mark_price"] for r in rows(
-        'SELECT "mark_price" FROM "raw"."asset_metrics" WHERE "source" = \'hyperliquid\' '
-        'GROUP BY *')}
+    metrics = {r["asset"]: r for r in latest if r["source"] == "hyperdash"}
+    marks = {r["asset"]: r["mark_price"] for r in latest if r["source"] == "hyperliquid"}
     levels: dict[tuple[str, str], dict[float, float]] = defaultdict(dict)
-    for r in rows('SELECT * FROM "raw"."liquidation_levels" GROUP BY *'):
-        assert r["source"] == "hyperdash"
-        levels[(r["asset"], r["side"])][r["price"]] = r["notional_usd"]
+    for asset, rows in maps.items():
+        for r in rows:
+            assert r["source"] == "hyperdash"
+            levels[(asset, r["side"])][r["price"]] = r["notional_usd"]
+    # and the raw series straight from influxd (independent of our read code)
+    raw_levels = influxd.rows('SELECT count("notional_usd") FROM "raw"."liquidation_levels" '
+                              'GROUP BY "asset"', influx_db)
+    assert {r["asset"]: r["count"] for r in raw_levels} == {
+        a: len(levels[(a, "long")]) + len(levels[(a, "short")]) for a in assets}
 
     assert sorted(metrics) == sorted(assets)
     for asset in assets:

@@ -220,3 +220,45 @@ def test_adapters_recognise_their_responses() -> None:
     assert r.match(url, "GET", None, "@107") == "liquidations"
     assert r.match(url, "GET", None, "BTC") is None
     assert r.needs_key(url, "GET", None) and not r.needs_key("https://api.x/summary", "GET", None)
+
+
+def test_sim_is_deterministic_per_seed() -> None:
+    a, b = SimHyperDash(seed=7, assets=["BTC"]), SimHyperDash(seed=7, assets=["BTC"])
+    other = SimHyperDash(seed=8, assets=["BTC"])
+    assert a.book("BTC") == b.book("BTC")
+    assert a.book("BTC").positions != other.book("BTC").positions
+    assert a._advance("BTC") == b._advance("BTC") != a._generate("BTC", 0)
+
+
+def test_sim_thread_serves_the_page_the_api_and_the_faults() -> None:
+    import json
+    import urllib.error
+    import urllib.request
+
+    from hltui.sim.hyperdash import SimHyperDashThread
+
+    def get(url: str, **headers: str) -> tuple[int, dict, str]:
+        req = urllib.request.Request(url, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, dict(r.headers), r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read().decode()
+
+    runner = SimHyperDashThread(seed=7, assets=["BTC", "@107"], protocol="rest")
+    with runner as sim:
+        status, _, page = get(sim.site_url + "/ticker/%40107")
+        assert status == 200 and "popstate" in page and '"coin": "@107"' in page
+        liq = sim.site_url + "/api/liquidation-data-v2?ticker=%40107&days=7"
+        assert get(liq)[0] == 401  # the API key is checked
+        status, _, body = get(liq, **{"X-Api-Key": sim.api_key})
+        assert status == 200 and json.loads(body) == sim.served["@107"]["liquidations"]
+        rows = json.loads(get(sim.api_url + "/summary")[2])["data"]
+        assert [r["Asset"] for r in rows] == ["BTC", "@107"]
+        sim.mode = "challenge"
+        status, headers, body = get(sim.site_url + "/ticker/BTC")
+        assert status == 403 and headers.get("cf-mitigated") == "challenge"
+        assert looks_like_challenge(headers, "", body)
+        sim.mode = "forbidden"
+        status, headers, body = get(sim.api_url + "/summary")
+        assert status == 403 and not looks_like_challenge(headers, "", body)

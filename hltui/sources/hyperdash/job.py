@@ -45,6 +45,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from hltui.config import Settings
 
 
+# a page costs an open and a load (several in-page views' worth): few assets, few pages
+ASSETS_PER_PAGE = 4
+
+
 @dataclass(slots=True)
 class _Slot:
     """One page of a batch, opened on first use and closed with the batch (`stack`);
@@ -153,7 +157,8 @@ class HyperDashJob:
                          result: JobResult) -> None:
         """One batch on its own pages (closed after), through the engine's batch runner."""
         cycle.batch_stop = None
-        async with self._pages(min(self.settings.hyperdash_pages, len(batch))) as slots:
+        pages = min(self.settings.hyperdash_pages, -(-len(batch) // ASSETS_PER_PAGE))
+        async with self._pages(pages) as slots:
 
             async def one(asset: str) -> Derived:
                 if (stop := cycle.stop or cycle.batch_stop) is not None:
