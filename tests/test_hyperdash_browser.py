@@ -216,9 +216,18 @@ async def test_hung_response_times_out_and_other_assets_flow(browser, sites, cle
     assert (err.item, err.kind) == ("ETH", "timeout")
     assert "no perpsTickerPositions within 1.5s" in err.message
     assert {p.tags["asset"] for p in res.points} == {"BTC", "kPEPE", "@107"}
-    # every asset hung: the job raises the timeout for the breaker
-    with faults(site, "hang"), pytest.raises(SourceTimeout, match=r"within 1\.5s"):
-        await job.run(ctx_for(site, FEW[:1]))
+    # the site stops answering: after 3 timeouts in a row the rest of the cycle is
+    # skipped, and the job raises the timeout for the breaker
+    many = [*FEW, "DOGE", "XRP", "SOL", "LINK"]
+    job = HyperDashJob(settings_for(site, hyperdash_assets=many, hyperdash_page_timeout=1.5,
+                                    hyperdash_pages=1), browser=browser)
+    asked = site.requests["positions"]
+    with faults(site, "hang"), pytest.raises(SourceTimeout, match="3 assets in a row") as err:
+        await job.run(ctx_for(site, many))
+    assert site.requests["positions"] - asked == 3
+    res = err.value.result
+    assert res.failed == len(many) and {e.kind for e in res.errors} == {"timeout"}
+    assert sum("skipped" in e.message for e in res.errors) == len(many) - 3
     assert browser.open_pages() == 0
 
 

@@ -298,9 +298,15 @@ class BrowserManager:
         ctx = await self.context()
         try:
             page = await ctx.new_page()
-        except PlaywrightError as exc:
+        except PlaywrightError:  # died since the last check: relaunch once
             self._dead = True
-            raise BrowserCrashed(f"could not open a page: {str(exc).splitlines()[0]}") from None
+            ctx = await self.context()
+            try:
+                page = await ctx.new_page()
+            except PlaywrightError as exc:
+                self._dead = True
+                raise BrowserCrashed(f"could not open a page: {str(exc).splitlines()[0]}"
+                                     ) from None
         self.pages_open += 1
         try:
             if self._user_agent:

@@ -28,7 +28,14 @@ from hltui.engine.events import ItemError
 from hltui.process.hyperdash import SOURCE, Derived, PayloadError, derive, parse
 from hltui.process.positioning import Positioning
 from hltui.process.records import InvalidAssetName, check_asset_name
-from hltui.sources.base import BadPayload, Blocked, CycleContext, JobResult, SourceError
+from hltui.sources.base import (
+    BadPayload,
+    Blocked,
+    CycleContext,
+    JobResult,
+    SourceError,
+    SourceTimeout,
+)
 from hltui.sources.hyperdash.browser import BrowserManager
 from hltui.sources.hyperdash.errors import BrowserCrashed, BrowserUnavailable
 from hltui.sources.hyperdash.fetch import (
@@ -45,6 +52,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from hltui.config import Settings
 
 
+# this many timeouts in a row: the site is not answering, skip the rest of the cycle
+TIMEOUTS_IN_A_ROW = 3
 # a page costs an open and a load (several in-page views' worth): few assets, few pages
 ASSETS_PER_PAGE = 4
 
@@ -61,9 +70,10 @@ class _Slot:
 
 @dataclass(slots=True)
 class _Cycle:
-    stop: SourceError | None = None  # a block ends the cycle's fetching
+    stop: SourceError | None = None  # a block or a silent site ends the cycle's fetching
     batch_stop: SourceError | None = None  # a dead browser ends the batch (relaunch next)
-    told: bool = False  # the block was logged
+    told: bool = False  # the stop was logged
+    timeouts: int = 0  # in a row
     errors: dict[str, SourceError] = field(default_factory=dict)
 
 
@@ -148,9 +158,7 @@ class HyperDashJob:
             await self._run_batch(ctx, list(batch), cycle, result)
         self.last_cycle_s = self.clock() - started
         if result.ok == 0 and cycle.errors:
-            first = cycle.stop if isinstance(cycle.stop, Blocked) else next(
-                iter(cycle.errors.values()))
-            raise _with_result(first, result)
+            raise _with_result(cycle.stop or next(iter(cycle.errors.values())), result)
         return result
 
     async def _run_batch(self, ctx: CycleContext, batch: list[str], cycle: _Cycle,
@@ -181,9 +189,10 @@ class HyperDashJob:
             result.points.extend(derived.points)
             result.assets[outcome.item] = derived.fields
             result.ok += 1
-        if isinstance(cycle.stop, Blocked) and not cycle.told:
+        if cycle.stop is not None and not cycle.told:
             cycle.told = True
-            ctx.log("error", f"hyperdash: blocked, skipping the rest of this cycle: "
+            why = "blocked" if isinstance(cycle.stop, Blocked) else "not answering"
+            ctx.log("error", f"hyperdash: {why}, skipping the rest of this cycle: "
                              f"{cycle.stop}")
 
     @contextlib.asynccontextmanager
@@ -207,8 +216,14 @@ class HyperDashJob:
                 cycle.stop = cycle.stop or exc
             elif isinstance(exc, BrowserCrashed | BrowserUnavailable):
                 cycle.batch_stop = cycle.batch_stop or exc
+            elif isinstance(exc, SourceTimeout):
+                cycle.timeouts += 1
+                if cycle.timeouts >= TIMEOUTS_IN_A_ROW and cycle.stop is None:
+                    cycle.stop = SourceTimeout(f"{cycle.timeouts} assets in a row timed out "
+                                               f"(last: {exc})")
             raise _remember(cycle, asset, exc) from None
         slot.shown = True
+        cycle.timeouts = 0
         return bodies
 
     async def _fetch_one(self, page: Page, asset: str, in_page: bool) -> dict[str, Any]:
@@ -260,10 +275,8 @@ def _with_result(exc: SourceError, result: JobResult) -> SourceError:
 
 
 def _not_fetched(asset: str, cause: SourceError) -> SourceError:
-    """The error for an asset a batch never reached (a block or a crash stopped it)."""
-    if isinstance(cause, Blocked):
-        err: SourceError = type(cause)(f"skipped: {cause}")
-    else:
-        err = SourceError(f"{asset}: not fetched: {cause}")
-        err.kind = cause.kind
+    """The error of an asset left out because the cycle (a block, a silent site) or the
+    batch (a dead browser) was stopped: same kind as the cause."""
+    err = SourceError(f"skipped: {cause}")
+    err.kind = cause.kind
     return err
