@@ -147,5 +147,5 @@ if __name__ == "__main__":
     ap.add_argument("--rss-cycles", type=int, default=50)
     ap.add_argument("--protocol", choices=("graphql", "rest"), default="graphql")
     ap.add_argument("--navigation", choices=("spa", "page"), default="spa")
-    ap.add_argument("--pages", type=int, default=3, help="pages open at once per batch")
+    ap.add_argument("--pages", type=int, default=1, help="pages open at once per batch")
     asyncio.run(main(ap.parse_args()))

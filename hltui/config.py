@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     browser_rss_limit_mb: int = Field(1536, ge=64)  # relaunch Chromium above this RSS
     hyperdash_page: str = "/ticker/{asset}"  # page path (or absolute URL) template
     hyperdash_page_timeout: Duration = 20.0  # per page: navigation + the JSON it fetches
-    hyperdash_pages: int = Field(3, ge=1, le=16)  # pages open at once within a batch
+    hyperdash_pages: int = Field(1, ge=1, le=16)  # pages open at once within a batch
     hyperdash_assets: Annotated[tuple[str, ...], NoDecode] = ()  # empty: the market's
     hyperdash_max_assets: int = Field(50, ge=0)  # 0: every asset; else top N by OI notional
     hyperdash_navigation: str = "spa"  # spa: in-page route change; page: a load per asset

@@ -105,7 +105,8 @@ async def test_cycle_over_30_assets_stores_what_the_site_served(
     assets = tradable[:27] + list(SITE_ONLY)  # 3 assets absent from ctx.market
     settings = settings_for(site, influx_url=influxd.url, influx_database=influx_db,
                             hyperliquid_url=exchange.url, sources="hyperliquid,hyperdash",
-                            hyperdash_assets=assets)
+                            hyperdash_assets=assets,
+                            hyperdash_pages=3 if protocol == "graphql" else 1)
     store = InfluxStore(settings)
     await store.open()
     budget = WeightBudget(1.0)
