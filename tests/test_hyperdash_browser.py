@@ -275,8 +275,10 @@ async def test_api_key_from_settings_is_sent_when_the_page_does_not(
             await job.run(ctx_for(site, ["BTC"]))
         keyed = HyperDashJob(settings_for(site, hyperdash_assets=["BTC"],
                                           hyperdash_api_key=site.api_key), browser=browser)
-        res = await keyed.run(ctx_for(site, ["BTC"]))
+        logs: list = []
+        res = await keyed.run(ctx_for(site, ["BTC"], logs=logs))
         assert res.ok == 1
+        assert site.api_key not in repr(keyed.site) + repr(keyed.settings) + repr(logs)
     finally:
         site.page_sends_key = True
 

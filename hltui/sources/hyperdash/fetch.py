@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -50,7 +50,7 @@ class SiteConfig:
     page_template: str
     api_url: str | None
     timeout_s: float
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # a secret: never in logs
 
     @classmethod
     def from_settings(cls, settings: Any) -> SiteConfig:
