@@ -18,7 +18,6 @@ ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}\Z")
 ROWS_KEY = '"leaderboardRows"'
 MAX_ROW_CHARS = 1 << 20  # one row larger than 1 MiB is not a leaderboard row
 COMPACT_AT = 1 << 16
-_AFTER_KEY = re.compile(r"\s*:\s*(\[)?")
 
 
 class LeaderboardError(ValueError):
@@ -55,8 +54,8 @@ class LeaderboardScanner:
         self._buf += self._text.decode(b"", final=True)
         self._advance(eof=True)
         if self._phase != "done":
-            raise LeaderboardError("leaderboard: document ended before leaderboardRows closed"
-                                   if self._phase == "rows" else
+            raise LeaderboardError("leaderboard: the document is cut short (leaderboardRows "
+                                   "never closes)" if self._phase == "rows" else
                                    "leaderboard: no leaderboardRows array in the answer")
         ranked = sorted(self.values.items(), key=lambda kv: (-kv[1], kv[0]))
         return LeaderboardScan(ranked[:max(0, n)], self.rows, len(self.values), self.invalid)
@@ -77,13 +76,17 @@ class LeaderboardScanner:
             # keep a tail long enough to hold a key split across chunks
             self._pos = max(self._pos, len(self._buf) - len(ROWS_KEY))
             return
-        m = _AFTER_KEY.match(self._buf, at + len(ROWS_KEY))
-        if m is None or (m.group(1) is None and m.end() < len(self._buf)):
-            raise LeaderboardError("leaderboard: leaderboardRows is not an array")
-        if m.group(1) is None:  # the '[' has not arrived yet
-            self._pos = at
-            return
-        self._pos = m.end()
+        buf, j = self._buf, at + len(ROWS_KEY)
+        for expected in ":[":
+            while j < len(buf) and buf[j] in " \t\r\n":
+                j += 1
+            if j == len(buf):
+                self._pos = at  # the rest has not arrived yet (finish() reports EOF)
+                return
+            if buf[j] != expected:
+                raise LeaderboardError("leaderboard: leaderboardRows is not an array")
+            j += 1
+        self._pos = j
         self._phase = "rows"
 
     def _read_rows(self, eof: bool) -> None:
@@ -102,9 +105,12 @@ class LeaderboardScanner:
                 return
             try:
                 row, end = self._decoder.raw_decode(buf, i)
-            except json.JSONDecodeError:
+            except json.JSONDecodeError as exc:
                 if not eof and n - i <= MAX_ROW_CHARS:
                     return  # the row is not complete yet
+                if eof and (exc.pos >= n or exc.msg.startswith("Unterminated")):
+                    raise LeaderboardError(f"leaderboard: the document is cut short inside "
+                                           f"row {self.rows + 1}") from None
                 raise LeaderboardError(
                     f"leaderboard: row {self.rows + 1} is not valid JSON") from None
             self._pos = end

@@ -108,7 +108,8 @@ class SampledPosition:
 
 @dataclass(slots=True)
 class AccountSample:
-    """One account at one moment. `vanished`: the exchange no longer knows it."""
+    """One account at one moment. `vanished`: the exchange answered `null` or an empty
+    account (no positions, zero account value)."""
 
     address: str
     time_s: float
@@ -137,7 +138,7 @@ def short_address(address: str) -> str:
 def parse_clearinghouse_state(address: str, payload: Any, time_s: float) -> AccountSample:
     """Validate one account's state; bad positions become ItemErrors, not exceptions.
 
-    `null` (the exchange does not know the address any more) is a vanished account.
+    `null`, or an empty account with zero value, is a vanished account.
     Zero-size positions are counted and dropped. Two positions in the same coin
     (never seen from the real API) keep the first and report the second.
     """
@@ -153,6 +154,11 @@ def parse_clearinghouse_state(address: str, payload: Any, time_s: float) -> Acco
         raise PayloadError(f"clearinghouseState: {describe(exc)}") from None
     if state.marginSummary is not None:
         sample.account_value = state.marginSummary.accountValue
+    if not state.assetPositions and not sample.account_value:
+        # what the exchange answers for an address it holds nothing for (closed, emptied,
+        # or never funded): the account has left the market
+        sample.vanished = True
+        return sample
     who = short_address(address)
     seen: set[str] = set()
     for i, entry in enumerate(state.assetPositions):

@@ -96,6 +96,7 @@ class SampledJob:
         self._task: asyncio.Task[None] | None = None
         self._pass_done: asyncio.Event | None = None
         self._backoff = 0
+        self._unknown_reported: frozenset[str] = frozenset()
         # since the last cycle
         self._ok = 0
         self._failed = 0
@@ -112,8 +113,11 @@ class SampledJob:
         self._log = ctx.log
         if ctx.market:
             self._market = dict(ctx.market)
+        first = self._task is None and self.members is None
         self.start()
-        if self.members is None and self._pass_done is not None and self.first_pass_wait_s > 0:
+        if first and self.first_pass_wait_s > 0:
+            # once, at start: a first pass that fits the budget lands in this very cycle
+            assert self._pass_done is not None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._pass_done.wait(), self.first_pass_wait_s)
         errors, dropped = self._errors, self._errors_dropped
@@ -131,7 +135,12 @@ class SampledJob:
         age = self.clock() - min(s.time_s for s in samples) if samples else None
         agg = aggregate_samples(samples, self._market, ctx.now_ms, sample_age_s=age)
         result.points = agg.points
-        result.errors.extend(agg.errors)
+        unknown = frozenset(agg.unknown_coins)
+        if unknown != self._unknown_reported:  # report a change, not every cycle
+            result.errors.extend(agg.errors)
+            self._unknown_reported = unknown
+        else:
+            result.errors.extend(e for e in agg.errors if e.item not in unknown)
         result.assets = agg.assets
         result.globals = {**agg.globals, **progress}
         return result
@@ -139,8 +148,8 @@ class SampledJob:
     def progress(self) -> dict[str, Any]:
         p = self.current
         return {
-            "pass": p.number if p else 0,
-            "pass_progress": round(p.progress, 4) if p else 0.0,
+            "pass": self._pass_number,
+            "pass_progress": round(p.progress, 4) if p else 1.0,
             "passes_completed": self.passes_completed,
             "address_set": len(self.book.addresses()),
         }
