@@ -9,7 +9,9 @@ Time is compressed: the exchange's rate-limit window and the client budget's win
 both `--window` seconds instead of 60 (request weights unchanged), so one window is one
 simulated minute. The ceiling is what the configured share leaves after market data:
 (share x 1200 x windows - market weight) / 2 accounts. Measured in the steady state
-(the first window, where the empty budget allows a burst, is left out).
+(the first window, where the empty budget allows a burst, is left out). The client's
+window and the interval are `--margin` longer than the server's window, so request
+latency jitter cannot put two spends one window apart into one server window.
 
 Part 2 times json.loads of the payloads, then validation, then aggregation, side by side.
 """
@@ -39,20 +41,22 @@ from hltui.sources.sampling import SampledJob, market_reserve
 PER_MINUTE = 1200
 
 
-async def throughput(window: float, windows: int, share: float, reserve_cycles: float,
+async def throughput(window: float, windows: int, share: float, reserve_cycles: float | None,
                      accounts: int, margin: float) -> dict:
     with TemporaryDirectory() as tmp:
         async with SimExchange(seed=11, n_accounts=accounts, window_s=window) as sim:
             settings = load_settings(
                 hyperliquid_url=sim.url, leaderboard_url=sim.leaderboard_url, data_dir=tmp,
-                sources="hyperliquid,sampled", sample_size=accounts * 2, interval=window,
+                sources="hyperliquid,sampled", sample_size=accounts * 2,
+                interval=window * (1 + margin),
                 weight_budget_share=share, batch_size=20, max_concurrency=4)
             # the client's window is a little longer than the server's: request latency
             # jitter must not let two spends one window apart land inside one server window
             budget = WeightBudget(share, PER_MINUTE, window_s=window * (1 + margin))
             hl = HyperliquidJob(settings, InfoClient(sim.url, 10, budget))
-            reserve = market_reserve(settings, reserve_cycles)
+            reserve = None if reserve_cycles is None else market_reserve(settings, reserve_cycles)
             job = SampledJob(settings, InfoClient(sim.url, 10, budget), reserve=reserve)
+            mode = job.share.describe()
             t_start = time.monotonic()
             cycles = 0
             try:
@@ -61,7 +65,8 @@ async def throughput(window: float, windows: int, share: float, reserve_cycles: 
                     ctx = CycleContext(cycles, int(time.time() * 1000))
                     await hl.run(ctx)
                     await job.run(ctx)
-                    await asyncio.sleep(window)  # the collector sleeps `interval` after a cycle
+                    # the collector sleeps `interval` after a cycle
+                    await asyncio.sleep(settings.interval)
             finally:
                 t_end = time.monotonic()
                 await job.close()
@@ -76,7 +81,7 @@ async def throughput(window: float, windows: int, share: float, reserve_cycles: 
     limit = int(PER_MINUTE * share)
     ceiling = (limit * span - market) / 2
     return {
-        "reserve": reserve, "cycles": cycles, "minutes": span,
+        "mode": mode, "cycles": cycles, "minutes": span,
         "accounts_per_min": sampler / 2 / span, "ceiling_per_min": ceiling / span,
         "ratio": (sampler / 2) / ceiling, "max_window_weight": max_window(log, window),
         "limit": limit, "server_429": stats["rate_limited"],
@@ -160,15 +165,16 @@ def main() -> None:
           f"client budget window {args.window * (1 + args.margin):g} s; budget share "
           f"{args.share}, {args.accounts} accounts in the address set")
     if not args.skip_throughput:
-        for cycles in (1.0, 2.0):
+        for cycles, label in ((None, "own share (default)"), (1.0, "reserve= 1x market"),
+                              (2.0, "reserve= 2x market")):
             r = asyncio.run(throughput(args.window, args.windows, args.share, cycles,
                                        args.accounts, args.margin))
-            print(f"reserve {r['reserve']:>3} ({cycles:g}x market weight/cycle): "
-                  f"{r['accounts_per_min']:7.1f} accounts/min vs ceiling "
+            print(f"{label:>20}: {r['accounts_per_min']:7.1f} accounts/min vs ceiling "
                   f"{r['ceiling_per_min']:7.1f} -> {r['ratio']:.3f}x  "
                   f"| max weight in a window {r['max_window_weight']}/{r['limit']}, "
                   f"429s {r['server_429']}, {r['market_calls']} market cycles "
-                  f"in {r['cycles']} cycles ({r['minutes']:.1f} sim-min steady)")
+                  f"in {r['cycles']} cycles ({r['minutes']:.1f} sim-min steady)\n"
+                  f"{'':>22}sampler {r['mode']}")
     c = cpu()
     total = c["validate"] + c["aggregate"]
     print(f"5,000 accounts x 10 positions ({c['points']} points): json.loads "

@@ -1,10 +1,10 @@
 """Source `sampled`: positioning from `clearinghouseState` of sampled accounts.
 
 A background worker samples the address set in batches, paced by the shared
-weight budget: it only spends what is left after leaving `reserve` (one cycle of
-market-data weight by default), and it sleeps outside the budget's lock, so the
-market-data job never queues behind it. A pass over the set may span several
-cycles; its cursor survives 429 storms and failures. Each cycle, `run()` stores
+weight budget: it only spends what market data leaves (see `share.py`), and it
+sleeps outside the budget's lock, so the market-data job never queues behind it.
+A pass over the set may span several cycles; its cursor survives 429 storms and
+failures. Each cycle, `run()` stores
 the freshest complete aggregate: every account of the last completed pass at
 its most recent sample, plus `sample_age_s`, the age of the oldest sample in it.
 """
@@ -41,6 +41,7 @@ from hltui.sources.budget import request_weight
 from hltui.sources.http import InfoClient
 from hltui.sources.sampling.addresses import DEFAULT_REFRESH_S, DEFAULT_RETRY_S, AddressBook
 from hltui.sources.sampling.passes import SamplingPass
+from hltui.sources.sampling.share import SamplerShare
 
 ACCOUNT_WEIGHT = request_weight({"type": "clearinghouseState"})
 # what the hyperliquid job spends per cycle (metaAndAssetCtxs + predictedFundings)
@@ -54,9 +55,14 @@ BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 30.0
 
 
+def market_weight(settings: Settings) -> int:
+    """What the hyperliquid job spends per cycle (0 when it is not configured)."""
+    return MARKET_WEIGHT if "hyperliquid" in settings.sources else 0
+
+
 def market_reserve(settings: Settings, cycles: float = 1.0) -> int:
-    """Weight to leave for market data: `cycles` of the hyperliquid job's calls."""
-    return math.ceil(MARKET_WEIGHT * cycles) if "hyperliquid" in settings.sources else 0
+    """A total-based reserve of `cycles` market cycles (the explicit `reserve=` mode)."""
+    return math.ceil(market_weight(settings) * cycles)
 
 
 class SampledJob:
@@ -77,7 +83,8 @@ class SampledJob:
         self.settings = settings
         self.client = client
         self.clock = clock
-        self.reserve = market_reserve(settings) if reserve is None else reserve
+        self.share = SamplerShare(client.budget, market_weight(settings), settings.interval,
+                                  reserve=reserve)
         # re-sampling an account more often than the cycle interval is wasted weight
         self.min_pass_s = settings.interval if min_pass_s is None else min_pass_s
         self.first_pass_wait_s = (min(settings.interval, FIRST_PASS_WAIT_MAX_S)
@@ -115,7 +122,9 @@ class SampledJob:
             self._market = dict(ctx.market)
         first = self._task is None and self.members is None
         self.start()
-        if first and self.first_pass_wait_s > 0:
+        wanted = (len(self.book.addresses()) or self.book.size + len(self.book.watch_list))
+        if first and self.first_pass_wait_s > 0 and \
+                wanted * ACCOUNT_WEIGHT <= self.share.headroom():
             # once, at start: a first pass that fits the budget lands in this very cycle
             assert self._pass_done is not None
             with contextlib.suppress(TimeoutError):
@@ -176,6 +185,15 @@ class SampledJob:
             await self._pass_done.wait()
 
     async def _work(self) -> None:
+        if self.share.starved:
+            self._error(ItemError(
+                SOURCE, "budget", "rate_limited",
+                f"market data every {self.settings.interval:g} s takes the whole request "
+                f"budget ({self.client.budget.limit} per {self.share.window:g} s): no weight "
+                "is left for sampling; lengthen HLTUI_INTERVAL or raise "
+                "HLTUI_WEIGHT_BUDGET_SHARE"))
+        self._log("info", f"sampled: up to {self.book.size} leaderboard accounts + "
+                  f"{len(self.book.watch_list)} watched; the sampler {self.share.describe()}")
         try:
             while True:
                 if self._paused():
@@ -239,9 +257,11 @@ class SampledJob:
         async def one(addr: str) -> bool:
             async with limit:
                 await self._wait_budget()
+                self.share.spend(ACCOUNT_WEIGHT)  # same tick as the budget charge below
                 try:
                     payload = await self.client.info(
-                        {"type": "clearinghouseState", "user": addr}, reserve=self.reserve)
+                        {"type": "clearinghouseState", "user": addr},
+                        reserve=self.share.reserve)
                 except RateLimited:
                     # the client already paused the budget for Retry-After; not the address's fault
                     self.rate_limited_total += 1
@@ -287,7 +307,7 @@ class SampledJob:
     async def _wait_budget(self) -> None:
         """Sleep (outside the budget's lock) until one account's weight fits."""
         while True:
-            wait = self.client.budget.time_until(ACCOUNT_WEIGHT, self.reserve)
+            wait = self.share.time_until(ACCOUNT_WEIGHT)
             if wait <= 0:
                 return
             await asyncio.sleep(wait + 0.001)
