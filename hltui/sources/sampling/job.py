@@ -102,6 +102,7 @@ class SampledJob:
         self._log: Callable[[str, str], None] = lambda level, msg: None
         self._task: asyncio.Task[None] | None = None
         self._pass_done: asyncio.Event | None = None
+        self._pass_begun: asyncio.Event | None = None
         self._backoff = 0
         self._unknown_reported: frozenset[str] = frozenset()
         # since the last cycle
@@ -122,13 +123,8 @@ class SampledJob:
             self._market = dict(ctx.market)
         first = self._task is None and self.members is None
         self.start()
-        wanted = (len(self.book.addresses()) or self.book.size + len(self.book.watch_list))
-        if first and self.first_pass_wait_s > 0 and \
-                wanted * ACCOUNT_WEIGHT <= self.share.headroom():
-            # once, at start: a first pass that fits the budget lands in this very cycle
-            assert self._pass_done is not None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._pass_done.wait(), self.first_pass_wait_s)
+        if first and self.first_pass_wait_s > 0:
+            await self._first_pass()
         errors, dropped = self._errors, self._errors_dropped
         result = JobResult(SOURCE, ok=self._ok, failed=self._failed, errors=errors)
         self._ok = self._failed = self._errors_dropped = 0
@@ -154,6 +150,19 @@ class SampledJob:
         result.globals = {**agg.globals, **progress}
         return result
 
+    async def _first_pass(self) -> None:
+        """Once, at start: a first pass that fits the budget lands in this very cycle."""
+        assert self._pass_begun is not None and self._pass_done is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.first_pass_wait_s
+        with contextlib.suppress(TimeoutError):  # the leaderboard download comes first
+            await asyncio.wait_for(self._pass_begun.wait(), self.first_pass_wait_s)
+        p = self.current
+        if p is None or p.remaining * ACCOUNT_WEIGHT > self.share.headroom():
+            return  # it will take several cycles: do not hold this one up
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._pass_done.wait(), max(0.0, deadline - loop.time()))
+
     def progress(self) -> dict[str, Any]:
         p = self.current
         return {
@@ -168,6 +177,7 @@ class SampledJob:
         """Start (or restart after a crash) the background worker on the running loop."""
         if self._pass_done is None:
             self._pass_done = asyncio.Event()
+            self._pass_begun = asyncio.Event()
         if self._task is not None and self._task.done():
             exc = None if self._task.cancelled() else self._task.exception()
             if exc is not None:
@@ -238,6 +248,8 @@ class SampledJob:
         self._pass_number += 1
         self._last_pass_start = now
         self.current = SamplingPass(addresses, self._pass_number, now)
+        if self._pass_begun is not None:
+            self._pass_begun.set()
         return True
 
     def _finish_pass(self, p: SamplingPass) -> None:
