@@ -10,6 +10,8 @@ import pytest
 
 from tests.helpers.influxd import Influxd
 
+pytest_plugins = ("tests.helpers.sim_fixtures",)
+
 _db_counter = itertools.count()
 
 

@@ -13,7 +13,6 @@ from hltui.engine.build import build_runtime
 from hltui.engine.events import CycleDone, Event, LogRecord, PausedChanged, SnapshotReady
 from hltui.sim.server import SimExchange
 from tests.helpers.influxd import Influxd
-from tests.helpers.sim_fixtures import sim  # noqa: F401
 
 
 @pytest.fixture
@@ -22,7 +21,7 @@ def events() -> list[Event]:
 
 
 @pytest.fixture
-async def runtime(sim: SimExchange, influxd: Influxd, influx_db: str, tmp_path: Path,  # noqa: F811
+async def runtime(sim: SimExchange, influxd: Influxd, influx_db: str, tmp_path: Path,
                   events: list[Event], clean_env: Path):
     settings = load_settings(hyperliquid_url=sim.url, influx_url=influxd.url,
                              influx_database=influx_db, data_dir=tmp_path, interval=0,
@@ -42,7 +41,7 @@ async def runtime(sim: SimExchange, influxd: Influxd, influx_db: str, tmp_path: 
     ],
 )
 async def test_bad_market_payload_is_a_counted_error_then_recovers(
-    runtime, sim: SimExchange, events: list[Event], fault: str, params: dict,  # noqa: F811
+    runtime, sim: SimExchange, events: list[Event], fault: str, params: dict,
     needle: str,
 ) -> None:
     sim.faults.set(fault, count=1, type="metaAndAssetCtxs", **params)
@@ -55,7 +54,7 @@ async def test_bad_market_payload_is_a_counted_error_then_recovers(
     assert any(needle in m for m in logs)
 
 
-async def test_bad_asset_fails_alone(runtime, sim: SimExchange, influxd: Influxd,  # noqa: F811
+async def test_bad_asset_fails_alone(runtime, sim: SimExchange, influxd: Influxd,
                                      influx_db: str) -> None:
     sim.faults.set("bad_asset", asset="ETH", field="markPx", value="NaN")
     for _ in range(2):
@@ -71,7 +70,7 @@ async def test_bad_asset_fails_alone(runtime, sim: SimExchange, influxd: Influxd
 
 
 async def test_predicted_funding_failure_keeps_market_data(
-    runtime, sim: SimExchange, events: list[Event]  # noqa: F811
+    runtime, sim: SimExchange, events: list[Event]
 ) -> None:
     sim.faults.set("html", count=1, type="predictedFundings")
     done = await runtime.collector.run_once()

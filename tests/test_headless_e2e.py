@@ -15,7 +15,6 @@ import pytest
 
 from hltui.sim.server import SimExchangeThread
 from tests.helpers.influxd import Influxd
-from tests.helpers.sim_fixtures import sim_thread  # noqa: F401
 
 
 def run_headless(
@@ -39,7 +38,7 @@ def active_assets(payload: list) -> dict[str, dict]:
 
 
 def test_three_cycles_store_what_the_exchange_served(
-    influxd: Influxd, influx_db: str, sim_thread: SimExchangeThread, tmp_path: Path  # noqa: F811
+    influxd: Influxd, influx_db: str, sim_thread: SimExchangeThread, tmp_path: Path
 ) -> None:
     env = {"HLTUI_INFLUX_URL": influxd.url, "HLTUI_INFLUX_DATABASE": influx_db,
            "HLTUI_HYPERLIQUID_URL": sim_thread.url, "HLTUI_DATA_DIR": str(tmp_path),
@@ -102,7 +101,7 @@ def test_demo_flag_collects_offline_into_demo_database(
 
 @pytest.mark.parametrize("sim_thread", [{"unstorable": True}], indirect=True)
 def test_unstorable_name_refused_and_counted(
-    influxd: Influxd, influx_db: str, sim_thread: SimExchangeThread, tmp_path: Path  # noqa: F811
+    influxd: Influxd, influx_db: str, sim_thread: SimExchangeThread, tmp_path: Path
 ) -> None:
     env = {"HLTUI_INFLUX_URL": influxd.url, "HLTUI_INFLUX_DATABASE": influx_db,
            "HLTUI_HYPERLIQUID_URL": sim_thread.url, "HLTUI_DATA_DIR": str(tmp_path),

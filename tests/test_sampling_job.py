@@ -23,12 +23,11 @@ from hltui.sources.budget import WeightBudget
 from hltui.sources.http import InfoClient
 from hltui.sources.hyperliquid import HyperliquidJob
 from hltui.sources.sampling import SampledJob
-from tests.helpers.sim_fixtures import sim  # noqa: F401
 
 N_GHOSTS = 5  # the default book (500 accounts) lists 5 leaderboard addresses with no account
 
 
-def settings_for(sim: SimExchange, tmp: Path, **kw: Any) -> Settings:  # noqa: F811
+def settings_for(sim: SimExchange, tmp: Path, **kw: Any) -> Settings:
     base: dict[str, Any] = {
         "hyperliquid_url": sim.url, "leaderboard_url": sim.leaderboard_url, "data_dir": tmp,
         "sources": "hyperliquid,sampled", "sample_size": 1000, "interval": 0,
@@ -62,7 +61,7 @@ class Rig:
         await self.hl.close()
 
 
-def truth(sim: SimExchange, universe: set[str], addresses: set[str] | None = None  # noqa: F811
+def truth(sim: SimExchange, universe: set[str], addresses: set[str] | None = None
           ) -> dict[str, dict[str, Any]]:
     """Expected per-asset fields straight from the exchange's book (its served strings)."""
     by_coin: dict[str, list[Position]] = defaultdict(list)
@@ -100,7 +99,7 @@ def assert_matches(got: dict[str, Any], want: dict[str, Any], where: str) -> Non
             assert math.isclose(got[k], v, rel_tol=1e-9), (where, k, got[k], v)
 
 
-async def test_every_account_aggregates_to_the_exact_sums(sim: SimExchange,  # noqa: F811
+async def test_every_account_aggregates_to_the_exact_sums(sim: SimExchange,
                                                           tmp_path: Path) -> None:
     rig = Rig(settings_for(sim, tmp_path))
     try:
@@ -134,7 +133,7 @@ async def test_every_account_aggregates_to_the_exact_sums(sim: SimExchange,  # n
     assert all(p.tags["source"] == "sampled" for p in res.points)
 
 
-async def test_coverage_of_the_top_n_equals_their_known_share(sim: SimExchange,  # noqa: F811
+async def test_coverage_of_the_top_n_equals_their_known_share(sim: SimExchange,
                                                               tmp_path: Path) -> None:
     rig = Rig(settings_for(sim, tmp_path, sample_size=100))
     try:
@@ -163,7 +162,7 @@ async def test_coverage_of_the_top_n_equals_their_known_share(sim: SimExchange, 
 
 
 async def test_429_storm_mid_pass_resumes_without_counting_anyone_twice(
-    sim: SimExchange, tmp_path: Path  # noqa: F811
+    sim: SimExchange, tmp_path: Path
 ) -> None:
     rig = Rig(settings_for(sim, tmp_path, batch_size=10, max_concurrency=2))
     try:
@@ -194,7 +193,7 @@ def fast_budget() -> WeightBudget:
 
 
 @pytest.mark.parametrize("sim", [FAST], indirect=True)
-async def test_vanished_accounts_leave_the_aggregate(sim: SimExchange,  # noqa: F811
+async def test_vanished_accounts_leave_the_aggregate(sim: SimExchange,
                                                      tmp_path: Path) -> None:
     rig = Rig(settings_for(sim, tmp_path), fast_budget(), min_pass_s=0.0)
     try:
@@ -215,7 +214,7 @@ async def test_vanished_accounts_leave_the_aggregate(sim: SimExchange,  # noqa: 
 
 @pytest.mark.parametrize("sim", [FAST], indirect=True)
 async def test_account_that_fails_is_counted_and_reported_then_recovers(
-    sim: SimExchange, tmp_path: Path  # noqa: F811
+    sim: SimExchange, tmp_path: Path
 ) -> None:
     rig = Rig(settings_for(sim, tmp_path), fast_budget(), min_pass_s=0.0)
     try:
@@ -236,7 +235,7 @@ async def test_account_that_fails_is_counted_and_reported_then_recovers(
 
 
 async def test_server_errors_are_retried_and_no_account_is_lost(
-    sim: SimExchange, tmp_path: Path  # noqa: F811
+    sim: SimExchange, tmp_path: Path
 ) -> None:
     rig = Rig(settings_for(sim, tmp_path))
     try:
@@ -253,7 +252,7 @@ async def test_server_errors_are_retried_and_no_account_is_lost(
 
 
 async def test_leaderboard_is_cached_and_a_failed_refresh_keeps_the_cached_set(
-    sim: SimExchange, tmp_path: Path  # noqa: F811
+    sim: SimExchange, tmp_path: Path
 ) -> None:
     s = settings_for(sim, tmp_path, sample_size=50)
     rig = Rig(s)
@@ -290,7 +289,7 @@ async def test_leaderboard_is_cached_and_a_failed_refresh_keeps_the_cached_set(
 
 
 async def test_without_leaderboard_or_cache_the_watch_list_is_still_sampled(
-    sim: SimExchange, tmp_path: Path  # noqa: F811
+    sim: SimExchange, tmp_path: Path
 ) -> None:
     watch = sorted(sim.book.accounts)[:3]
     sim.faults.set("html", type="leaderboard", status=503)
@@ -308,7 +307,7 @@ async def test_without_leaderboard_or_cache_the_watch_list_is_still_sampled(
         assert_matches(res2.assets[coin], w, coin)
 
 
-async def test_watch_list_joins_the_top_n(sim: SimExchange, tmp_path: Path) -> None:  # noqa: F811
+async def test_watch_list_joins_the_top_n(sim: SimExchange, tmp_path: Path) -> None:
     rows = sorted(sim.book.leaderboard()["leaderboardRows"],
                   key=lambda r: -float(r["accountValue"]))
     top = [r["ethAddress"] for r in rows[:10]]
@@ -323,7 +322,7 @@ async def test_watch_list_joins_the_top_n(sim: SimExchange, tmp_path: Path) -> N
     assert rig.job.book.addresses() == top + extra  # no duplicate for the listed one
 
 
-async def test_pause_stops_new_batches(sim: SimExchange, tmp_path: Path) -> None:  # noqa: F811
+async def test_pause_stops_new_batches(sim: SimExchange, tmp_path: Path) -> None:
     rig = Rig(settings_for(sim, tmp_path), first_pass_wait_s=0.0)
     rig.paused = True
     try:

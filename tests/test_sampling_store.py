@@ -31,7 +31,6 @@ from hltui.sources.hyperliquid import HyperliquidJob
 from hltui.sources.sampling import SampledJob
 from hltui.store.factory import make_store
 from tests.helpers.influxd import Influxd
-from tests.helpers.sim_fixtures import sim  # noqa: F401
 from tests.test_sampling_job import N_GHOSTS, assert_matches, truth
 
 pytestmark = pytest.mark.influx
@@ -39,7 +38,7 @@ pytestmark = pytest.mark.influx
 WINDOW = 1.0
 
 
-def _settings(sim: SimExchange, influxd: Influxd, db: str, tmp: Path,  # noqa: F811
+def _settings(sim: SimExchange, influxd: Influxd, db: str, tmp: Path,
               **kw: Any) -> Settings:
     base: dict[str, Any] = {
         "hyperliquid_url": sim.url, "leaderboard_url": sim.leaderboard_url,
@@ -68,7 +67,7 @@ def by_time(rows: list[dict]) -> dict[int, list[dict]]:
 
 
 async def test_stored_aggregates_equal_the_exact_sums(
-    sim: SimExchange, influxd: Influxd, influx_db: str, tmp_path: Path, clean_env: Path  # noqa: F811
+    sim: SimExchange, influxd: Influxd, influx_db: str, tmp_path: Path, clean_env: Path
 ) -> None:
     settings = _settings(sim, influxd, influx_db, tmp_path)
     events: list[Event] = []
@@ -147,7 +146,7 @@ def max_window_weight(log: list[tuple[float, int]], window: float) -> int:
 
 @pytest.mark.parametrize("sim", [{"window_s": WINDOW}], indirect=True)
 async def test_ten_simulated_minutes_within_budget_and_market_every_cycle(
-    sim: SimExchange, influxd: Influxd, influx_db: str, tmp_path: Path, clean_env: Path  # noqa: F811
+    sim: SimExchange, influxd: Influxd, influx_db: str, tmp_path: Path, clean_env: Path
 ) -> None:
     client_window = WINDOW * 1.05
     # interval = one (client) window: one market cycle per window, the sampler's largest share

@@ -19,8 +19,6 @@ from hltui.process.records import InvalidAssetName, check_asset_name
 from hltui.sim.market import AWKWARD_NAMES, DELISTED, UNSTORABLE_NAME, Market
 from hltui.sim.server import SimExchange, SimExchangeThread
 
-pytest_plugins = ("tests.helpers.sim_fixtures",)
-
 FIXED_NOW = 1_736_510_400.0  # a fixed clock (seconds), on an hour boundary
 
 
@@ -152,7 +150,7 @@ async def test_all_mids_and_l2_book(sim: SimExchange) -> None:
     async with aiohttp.ClientSession() as s:
         _, mids, _ = await post(s, sim, {"type": "allMids"})
         assert all(isinstance(k, str) and is_decimal(v) for k, v in mids.items())
-        assert "BTC" in mids and "kPEPE" in mids and "@107" not in mids
+        assert "BTC" in mids and "kPEPE" in mids and "@107" in mids
         spot = [k for k in mids if k.startswith("@")]
         assert len(spot) >= 20 and "@1" in mids
         assert not set(DELISTED) & set(mids)
@@ -565,3 +563,37 @@ def test_sim_does_not_import_textual() -> None:
     code = ("import sys, hltui.sim.server, hltui.sim.__main__; "
             "assert not [m for m in sys.modules if m.split('.')[0] == 'textual']")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("sim", [{"n_assets": 40, "n_accounts": 30, "awkward": False}],
+                         indirect=True)
+async def test_fixture_takes_constructor_arguments(sim: SimExchange) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.post(f"{sim.url}/_sim/faults",
+                          json={"name": "timeout", "count": 1, "seconds": 0.01}) as r:
+            assert (await r.json())[0]["params"] == {"seconds": 0.01}
+        _, (meta, ctxs), _ = await post(s, sim, {"type": "metaAndAssetCtxs"})
+    assert len(meta["universe"]) == len(ctxs) == 40 and len(sim.book.addresses) == 30
+    assert not any(u.get("isDelisted") for u in meta["universe"])
+    assert sim.stats.faults_served["timeout"] == 1
+
+
+def test_asset_names_lists_the_universe_in_order() -> None:
+    m = Market(seed=7)
+    listed = m.asset_names()
+    assert listed[:2] == ["BTC", "ETH"] and not set(DELISTED) & set(listed)
+    assert m.asset_names(include_delisted=True) == [a.name for a in m.assets]
+
+
+def test_top_addresses_and_sampled_truth() -> None:
+    from hltui.sim.accounts import AccountBook
+
+    book = AccountBook(Market(seed=7), n_accounts=300)
+    top = book.top_addresses(50)
+    values = {r["ethAddress"]: float(r["accountValue"])
+              for r in book.leaderboard()["leaderboardRows"]}
+    assert len(top) == 50 and min(values[a] for a in top) >= max(
+        v for a, v in values.items() if a not in top)
+    sample = book.positions(addresses=top)
+    assert {p.address for p in sample} <= set(top)
+    assert sample == [p for p in book.positions() if p.address in set(top)]

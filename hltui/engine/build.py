@@ -3,6 +3,7 @@ exchange for --demo). Shared by the dashboard, --headless and the tests."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Callable
@@ -10,10 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hltui.config import Settings
+from hltui.engine.breaker import CircuitBreaker
 from hltui.engine.collector import Collector
-from hltui.engine.events import EventSink, null_sink
+from hltui.engine.events import EventSink, LogRecord, null_sink
 from hltui.sources.base import SourceJob
-from hltui.store.base import Store
+from hltui.store.base import Store, StoreUnavailable
 
 DEMO_SUFFIX = "_demo"
 
@@ -50,17 +52,29 @@ class Runtime:
                 await closer()
 
 
-def make_jobs(settings: Settings, log: Callable[[str, str], None]) -> list[SourceJob]:
+def make_jobs(settings: Settings, log: Callable[[str, str], None],
+              breaker_for: Callable[[str], CircuitBreaker] | None = None) -> list[SourceJob]:
     from hltui.sources.budget import WeightBudget
     from hltui.sources.http import InfoClient
 
     budget = WeightBudget(settings.weight_budget_share)
+
+    def client(source: str) -> InfoClient:
+        """An info client whose every request goes through the source's breaker and
+        the retry policy."""
+
+        def on_retry(exc: BaseException, wait: float, attempt: int) -> None:
+            log("warning", f"{source}: {exc}; retry {attempt} in {wait:.1f}s")
+
+        return InfoClient(settings.hyperliquid_url, settings.request_timeout, budget,
+                          breaker=breaker_for(source) if breaker_for else None,
+                          attempts=settings.retry_attempts, on_retry=on_retry)
+
     jobs: list[SourceJob] = []
     if "hyperliquid" in settings.sources:
         from hltui.sources.hyperliquid import HyperliquidJob
 
-        jobs.append(HyperliquidJob(settings, InfoClient(settings.hyperliquid_url,
-                                                        settings.request_timeout, budget)))
+        jobs.append(HyperliquidJob(settings, client("hyperliquid")))
     if "hyperdash" in settings.sources:
         from hltui.sources.hyperdash.job import HyperDashJob
 
@@ -68,8 +82,7 @@ def make_jobs(settings: Settings, log: Callable[[str, str], None]) -> list[Sourc
     if "sampled" in settings.sources:
         from hltui.sources.sampling import SampledJob
 
-        jobs.append(SampledJob(settings, InfoClient(settings.hyperliquid_url,
-                                                    settings.request_timeout, budget)))
+        jobs.append(SampledJob(settings, client("sampled")))
     return jobs
 
 
@@ -103,12 +116,40 @@ async def build_runtime(
 
     store = make_store(settings)
     try:
-        await store.open()
+        try:
+            await store.open()
+        except StoreUnavailable as exc:  # collect anyway: points wait in the spool
+            sink(LogRecord("warning", f"store unavailable at start ({exc}); points are "
+                                      "spooled until it answers"))
+        collector = Collector(settings, store, [], sink, clock or time.time)
+        collector.writer = await durable_writer(settings, store, collector)
     except BaseException:
         for closer in reversed(closers):
             with contextlib.suppress(Exception):
                 await closer()
+        await store.close()
         raise
-    collector = Collector(settings, store, [], sink, clock or time.time)
-    collector.jobs = make_jobs(settings, collector.log)
+    collector.jobs = make_jobs(settings, collector.log, collector.breaker)
     return Runtime(settings, store, collector, demo, closers)
+
+
+async def durable_writer(settings: Settings, store: Store, collector: Collector) -> Any:
+    """The spooling writer (`<data_dir>/spool`), behind the store's breaker.
+
+    Spool messages may come from a worker thread: they reach the sink through the loop.
+    """
+    if type(store).write_lines is Store.write_lines:  # a store that cannot replay lines
+        return collector.writer
+    from hltui.store.durable import DurableWriter
+    from hltui.store.spool import Spool
+
+    loop = asyncio.get_running_loop()
+
+    def log(level: str, message: str) -> None:
+        loop.call_soon_threadsafe(collector.log, level, message)
+
+    spool = await asyncio.to_thread(
+        Spool, settings.data_dir / "spool", settings.spool_max_bytes,
+        record_lines=settings.write_batch_size, log=log)
+    return DurableWriter(store, spool, collector.breaker("store"), collector.sink,
+                         batch_size=settings.write_batch_size)

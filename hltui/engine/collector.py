@@ -16,7 +16,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hltui.config import Settings
+from hltui.engine.batch import Gate
+from hltui.engine.breaker import BreakerOpen, CircuitBreaker
 from hltui.engine.events import (
+    BreakerChanged,
     CollectorFailed,
     CompressionDone,
     CompressionProgress,
@@ -29,7 +32,8 @@ from hltui.engine.events import (
     SnapshotReady,
     null_sink,
 )
-from hltui.engine.writer import DirectWriter
+from hltui.engine.stats import HealthStats
+from hltui.engine.writer import DirectWriter, WriteOutcome
 from hltui.sources.base import CycleContext, JobResult, SourceError, SourceJob
 from hltui.store.base import Store
 
@@ -69,6 +73,12 @@ class Collector:
         self._compress_lock: asyncio.Lock | None = None
         self.snapshot: dict[str, dict[str, Any]] = {}
         self.globals: dict[str, Any] = {}
+        # resilience: one breaker per source and one for the store, health stats,
+        # and the gate per-item batches wait on while paused
+        self.breakers: dict[str, CircuitBreaker] = {}
+        self.stats = HealthStats(clock)
+        self.gate = Gate()
+        self._job_ms: dict[str, float] = {}
 
     # control -----------------------------------------------------------------
     @property
@@ -78,12 +88,14 @@ class Collector:
     def pause(self) -> None:
         if not self._paused:
             self._paused = True
+            self.gate.pause()
             self.sink(PausedChanged(True))
             self.log("warning", "paused: no new cycles start until resumed")
 
     def resume(self) -> None:
         if self._paused:
             self._paused = False
+            self.gate.resume()
             self.sink(PausedChanged(False))
             self.log("info", "resumed")
             self._poke()
@@ -107,6 +119,28 @@ class Collector:
 
     def log(self, level: str, message: str) -> None:
         self.sink(LogRecord(level, message))  # type: ignore[arg-type]
+
+    # breakers ----------------------------------------------------------------
+    def breaker(self, name: str) -> CircuitBreaker:
+        """The circuit breaker of a source (or of "store"), created on first use."""
+        br = self.breakers.get(name)
+        if br is None:
+            br = CircuitBreaker(name, self.settings.breaker_threshold,
+                                self.settings.breaker_reset, on_change=self._on_breaker)
+            self.breakers[name] = br
+            self.stats.track(br)
+        return br
+
+    def _on_breaker(self, ev: BreakerChanged) -> None:
+        self.stats.on_breaker_change(ev)
+        self.sink(ev)
+        if ev.state == "open":
+            self.log("error", f"breaker {ev.name} OPEN ({ev.reason}); next probe in "
+                              f"{ev.next_probe_in or 0:.1f}s")
+        elif ev.state == "half-open":
+            self.log("info", f"breaker {ev.name} half-open: one probe ({ev.reason})")
+        else:
+            self.log("success", f"breaker {ev.name} closed: {ev.reason}")
 
     # loop --------------------------------------------------------------------
     async def run(self, cycles: int | None = None) -> int:
@@ -152,14 +186,16 @@ class Collector:
         self.cycle += 1
         started = time.perf_counter()
         ctx = CycleContext(cycle=self.cycle, now_ms=int(self.clock() * 1000),
-                           log=self.log, paused=lambda: self._paused)
+                           log=self.log, paused=lambda: self._paused, gate=self.gate)
         self.sink(CycleStarted(self.cycle))
+        self.stats.start_cycle()
+        self._job_ms = {}
         primary = [j for j in self.jobs if j.name == PRIMARY]
         others = [j for j in self.jobs if j.name != PRIMARY]
         results = [await self._run_job(j, ctx) for j in primary]
         results += await asyncio.gather(*(self._run_job(j, ctx) for j in others))
         points = [p for r in results for p in r.points]
-        outcome = await self.writer.write(points)
+        outcome, per_source = await self._write_results(results)
         self.points_lost += outcome.lost
         if not points:
             self.empty_cycles += 1
@@ -182,11 +218,48 @@ class Collector:
         self._publish_snapshot(results)
         self._log_cycle(done, outcome)
         self.sink(done)
+        await self._publish_stats(results, per_source, done.duration_ms, ctx.now_ms)
         return done
 
+    async def _write_results(
+        self, results: list[JobResult]
+    ) -> tuple[WriteOutcome, dict[str, WriteOutcome]]:
+        """Write each source's points (so stats know whose points were spooled)."""
+        total = WriteOutcome()
+        per_source: dict[str, WriteOutcome] = {}
+        for r in results:
+            if not r.points:
+                continue
+            out = await self.writer.write(r.points)
+            per_source[r.source] = out
+            total.written += out.written
+            total.spooled += out.spooled
+            total.rejected += out.rejected
+            total.lost += out.lost
+            total.errors.extend(e for e in out.errors if e not in total.errors)
+        return total, per_source
+
+    async def _publish_stats(self, results: list[JobResult], per_source: dict[str, WriteOutcome],
+                             duration_ms: float, now_ms: int) -> None:
+        """Health stats: a StatsUpdated event and `collector_stats` points in the store."""
+        for r in results:
+            out = per_source.get(r.source, WriteOutcome())
+            self.stats.record_job(r.source, r.ok, r.failed, self._job_ms.get(r.source, 0.0),
+                                  out.written, out.spooled)
+        self.stats.record_cycle(duration_ms)
+        if hasattr(self.writer, "counters"):
+            self.stats.update_writer(self.writer.counters())
+        out = await self.writer.write(self.stats.points(now_ms))
+        self.points_lost += out.lost
+        self.sink(self.stats.to_event())
+
     async def _run_job(self, job: SourceJob, ctx: CycleContext) -> JobResult:
+        started = time.perf_counter()
         try:
-            return await job.run(ctx)
+            return await self._guarded(job, ctx)
+        except BreakerOpen as exc:
+            return JobResult(job.name, failed=1,
+                             errors=[ItemError(job.name, "*", exc.kind, str(exc))])
         except SourceError as exc:
             return JobResult(job.name, failed=1,
                              errors=[ItemError(job.name, "*", exc.kind, str(exc))])
@@ -194,6 +267,19 @@ class Collector:
             self.log("error", f"{job.name}: internal error: {exc!r}\n{traceback.format_exc()}")
             return JobResult(job.name, failed=1,
                              errors=[ItemError(job.name, "*", "internal", repr(exc))])
+        finally:
+            self._job_ms[job.name] = (time.perf_counter() - started) * 1000
+
+    async def _guarded(self, job: SourceJob, ctx: CycleContext) -> JobResult:
+        """Run a job through its source's breaker. A job whose client already sends each
+        request through that breaker is only held back while it is open; any other job
+        counts as one call."""
+        br = self.breaker(job.name)
+        if getattr(getattr(job, "client", None), "breaker", None) is br:
+            if not br.allows():
+                raise BreakerOpen(job.name, br.next_probe_in())
+            return await job.run(ctx)
+        return await br.call(job.run, ctx)
 
     def _publish_snapshot(self, results: list[JobResult]) -> None:
         for r in results:
@@ -275,6 +361,8 @@ class Collector:
         """Flush, then close jobs and the store (idempotent)."""
         with contextlib.suppress(Exception):
             await self.flush()
+        if hasattr(self.writer, "close"):
+            self.writer.close()  # releases the spool
         for job in self.jobs:
             try:
                 await job.close()

@@ -233,8 +233,7 @@ def derive_points(
         total_oi += fields["open_interest_usd"]
         total_vol += fields["volume_24h_usd"]
     glob: dict[str, float | int] = {
-        "total_notional_usd": total_oi,
-        "open_interest_usd": total_oi,
+        "total_notional_usd": total_oi,  # official open interest in USD
         "volume_24h_usd": total_vol,
         "assets": len(market.rows),
         "delisted_assets": len(market.delisted),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -222,7 +223,9 @@ class AccountBook:
         rng = random.Random(f"leaderboard:{self.seed}")
         rows: list[dict[str, Any]] = []
         entries = [(a.address, a.account_value) for a in self.accounts.values()]
-        entries += [(g, rng.uniform(0, 1e4)) for g in self.ghosts]
+        # ghosts span the whole range, so a top-N sample meets empty accounts too
+        entries += [(g, math.exp(rng.uniform(math.log(1e3), math.log(2e7))))
+                    for g in self.ghosts]
         for addr, value in entries:
             perf = []
             for window, scale in (("day", 0.02), ("week", 0.06), ("month", 0.15),
@@ -258,13 +261,24 @@ class AccountBook:
             return acct.state
         return {**acct.state, "time": now}
 
-    def positions(self, coin: str | None = None,
-                  include_vanished: bool = False) -> list[PositionTruth]:
+    def top_addresses(self, n: int) -> list[str]:
+        """The leaderboard's top `n` by accountValue (what a sampler should pick);
+        ghosts included, ties broken by address."""
+        rows = self._leaderboard["leaderboardRows"]
+        ranked = sorted(rows, key=lambda r: (-float(r["accountValue"]), r["ethAddress"]))
+        return [r["ethAddress"] for r in ranked[:n]]
+
+    def positions(self, coin: str | None = None, include_vanished: bool = False,
+                  addresses: Iterable[str] | None = None) -> list[PositionTruth]:
         """Ground truth of every served position (zero sizes and unlisted coins included:
-        filter with `szi != 0` and the market's universe as a consumer would)."""
+        filter with `szi != 0` and the market's universe as a consumer would).
+        `addresses` limits it to a sample (e.g. `top_addresses(100)`)."""
+        wanted = None if addresses is None else {a.lower() for a in addresses}
         out: list[PositionTruth] = []
         for acct in self.accounts.values():
             if acct.address in self.vanished and not include_vanished:
+                continue
+            if wanted is not None and acct.address not in wanted:
                 continue
             for ap in acct.state["assetPositions"]:
                 p = ap["position"]

@@ -105,7 +105,10 @@ class Faults:
         return None
 
     def set_from_json(self, spec: Any) -> None:
-        """Apply an HTTP control body: one spec, a list, or {"clear": true | name}."""
+        """Apply an HTTP control body: one spec, a list, or {"clear": true | name}.
+
+        A spec is {"name", "count"?, "type"?, "params"?: {...}}; parameters may also be
+        given at the top level."""
         specs = spec if isinstance(spec, list) else [spec]
         for s in specs:
             if not isinstance(s, dict):
@@ -119,6 +122,9 @@ class Faults:
             params = s.get("params") or {}
             if not isinstance(params, dict):
                 raise ValueError("'params' must be an object")
+            # parameters may also sit at the top level: {"name": "timeout", "seconds": 3}
+            params = {**params, **{k: v for k, v in s.items()
+                                   if k not in ("name", "count", "type", "params")}}
             self.set(str(s["name"]), count=s.get("count"), type=s.get("type"), **params)
 
 

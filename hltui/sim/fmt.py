@@ -22,13 +22,30 @@ def _trim(s: str) -> str:
     return "0.0" if s in ("-0.0", "") else s
 
 
+def px_decimals(x: float, sz_decimals: int) -> int:
+    """Decimals a price near `x` is shown with (5 significant figures, capped)."""
+    if x <= 0 or not math.isfinite(x):
+        return 0
+    return max(0, min(MAX_PERP_DECIMALS - sz_decimals, 4 - math.floor(math.log10(x))))
+
+
+def fixed(x: float, decimals: int) -> str:
+    """`x` with `decimals` decimals, trailing zeros trimmed (fast path for a known scale)."""
+    s = f"{x:.{decimals}f}"
+    if "." in s:
+        s = s.rstrip("0")
+        if s[-1] == ".":
+            s += "0"
+    else:
+        s += ".0"
+    return "0.0" if s == "-0.0" else s
+
+
 def px(x: float, sz_decimals: int) -> str:
     """A price: 5 significant figures, at most 6 - szDecimals decimals."""
     if x <= 0 or not math.isfinite(x):
         return "0.0"
-    sig_dec = 4 - math.floor(math.log10(x))
-    dec = max(0, min(MAX_PERP_DECIMALS - sz_decimals, sig_dec))
-    return _trim(f"{x:.{dec}f}")
+    return fixed(x, px_decimals(x, sz_decimals))
 
 
 def spot_px(x: float) -> str:

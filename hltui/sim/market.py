@@ -79,7 +79,7 @@ UNSTORABLE_NAME = "BAD\\"
 NO_BOOK = ("ÆTHER", "ORBS")  # listed, but no book: midPx/premium/impactPxs null
 ONLY_ISOLATED = ("MY COIN", "A,B", "X=Y", 'QUO"TE', "O'NEIL", "ÆTHER", "日本", "W,X=Y Z",
                  "JELLY", "VINE", "DOOD", "STBL")
-SPOT_COUNT = 40  # "@N" keys in allMids (spot pairs), plus "PURR/USDC"
+SPOT_COUNT = 150  # "@N" keys in allMids (spot pairs, "@107" included), plus "PURR/USDC"
 
 
 @dataclass(slots=True)
@@ -168,6 +168,7 @@ class Market:
         self.steps = 0
         self._rng = random.Random(seed)
         self._served: deque[tuple[int, Any]] = deque(maxlen=keep_served)
+        self._frozen: dict[int, dict[str, Any]] = {}  # rendered ctxs of delisted assets
         base_px = dict(_BASE)
         self.assets: list[Asset] = [
             self._new_asset(i, name, base_px)
@@ -257,33 +258,42 @@ class Market:
             self.spot[k] *= math.exp(rng.gauss(0, 0.002))
         self.steps += 1
 
+    def asset_names(self, include_delisted: bool = False) -> list[str]:
+        """Universe names in universe order (listed ones only unless asked)."""
+        return [a.name for a in self.assets if include_delisted or not a.delisted]
+
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
 
     # -- rendering ------------------------------------------------------------------
-    @staticmethod
-    def _ctx(a: Asset) -> dict[str, Any]:
+    def _ctx(self, a: Asset) -> dict[str, Any]:
         sz = a.sz_decimals
         if a.delisted:
-            p = fmt.px(a.mark, sz)
-            return {
-                "funding": "0.0", "openInterest": "0.0", "prevDayPx": fmt.px(a.prev_day_px, sz),
-                "dayNtlVlm": "0.0", "premium": None, "oraclePx": p, "markPx": p,
-                "midPx": None, "impactPxs": None, "dayBaseVlm": "0.0",
-            }
+            cached = self._frozen.get(a.index)
+            if cached is None:
+                p = fmt.px(a.mark, sz)
+                cached = self._frozen[a.index] = {
+                    "funding": "0.0", "openInterest": "0.0",
+                    "prevDayPx": fmt.px(a.prev_day_px, sz), "dayNtlVlm": "0.0", "premium": None,
+                    "oraclePx": p, "markPx": p, "midPx": None, "impactPxs": None,
+                    "dayBaseVlm": "0.0",
+                }
+            return dict(cached)
+        d = fmt.px_decimals(a.mark, sz)  # one scale for all of this asset's prices
+        fixed = fmt.fixed
         book = a.has_book
         return {
-            "funding": fmt.dec(a.funding, 8),
-            "openInterest": fmt.size(a.open_interest, sz),
+            "funding": fixed(a.funding, 8),
+            "openInterest": fixed(a.open_interest, sz),
             "prevDayPx": fmt.px(a.prev_day_px, sz),
-            "dayNtlVlm": fmt.dec(a.day_ntl_vlm, 5),
-            "premium": fmt.dec(a.premium, 8) if book else None,
-            "oraclePx": fmt.px(a.oracle, sz),
-            "markPx": fmt.px(a.mark, sz),
-            "midPx": fmt.px(a.mid, sz) if book else None,
-            "impactPxs": [fmt.px(a.mid * (1 - a.spread), sz),
-                          fmt.px(a.mid * (1 + a.spread), sz)] if book else None,
-            "dayBaseVlm": fmt.size(a.day_ntl_vlm / a.mark, sz),
+            "dayNtlVlm": fixed(a.day_ntl_vlm, 5),
+            "premium": fixed(a.premium, 8) if book else None,
+            "oraclePx": fixed(a.oracle, d),
+            "markPx": fixed(a.mark, d),
+            "midPx": fixed(a.mid, d) if book else None,
+            "impactPxs": [fixed(a.mid * (1 - a.spread), d),
+                          fixed(a.mid * (1 + a.spread), d)] if book else None,
+            "dayBaseVlm": fixed(a.day_ntl_vlm / a.mark, sz),
         }
 
     def meta(self) -> dict[str, Any]:

@@ -36,6 +36,9 @@ class CycleContext:
     market: dict[str, MarketAsset] = field(default_factory=dict)
     log: Callable[[str, str], None] = lambda level, msg: None
     paused: Callable[[], bool] = lambda: False
+    # engine.batch.Gate (or None): per-item work passes it to run_batches so a pause
+    # lets the batch in flight finish and holds the next
+    gate: Any = None
 
 
 @dataclass

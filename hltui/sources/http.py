@@ -4,11 +4,13 @@ request weights charged to the shared budget, HTTP outcomes mapped to typed erro
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 
+from hltui.engine.breaker import CircuitBreaker
+from hltui.engine.retry import call_with_retry
 from hltui.sources.base import (
     BadPayload,
     ClientHTTPError,
@@ -47,12 +49,22 @@ def decode_json(body: bytes, what: str) -> Any:
 
 
 class InfoClient:
-    """POST {base}/info. Created once per process; `close()` releases the session."""
+    """POST {base}/info. Created once per process; `close()` releases the session.
 
-    def __init__(self, base_url: str, timeout: float, budget: WeightBudget) -> None:
+    Every attempt passes through `breaker` (one per source) and is retried by the
+    engine's policy (`attempts`): 429 (waiting at least Retry-After), 5xx, timeouts
+    and connection errors; never other 4xx or payloads that do not parse.
+    """
+
+    def __init__(self, base_url: str, timeout: float, budget: WeightBudget, *,
+                 breaker: CircuitBreaker | None = None, attempts: int = 1,
+                 on_retry: Callable[[BaseException, float, int], None] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.budget = budget
+        self.breaker = breaker
+        self.attempts = attempts
+        self.on_retry = on_retry
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -66,13 +78,29 @@ class InfoClient:
 
     async def info(self, body: dict[str, Any], reserve: int = 0) -> Any:
         """One info request; raises a SourceError subclass on anything but a JSON 200."""
-        await self.budget.acquire(request_weight(body), reserve=reserve)
         what = str(body.get("type"))
-        return await self._request("POST", f"{self.base_url}/info", what, json_body=body)
+
+        async def attempt() -> Any:
+            await self.budget.acquire(request_weight(body), reserve=reserve)
+            return await self._guarded("POST", f"{self.base_url}/info", what, body)
+
+        return await self._with_retry(attempt)
 
     async def get_json(self, url: str, what: str) -> Any:
         """GET a JSON document outside the info API (leaderboard)."""
-        return await self._request("GET", url, what)
+        return await self._with_retry(lambda: self._guarded("GET", url, what, None))
+
+    async def _with_retry(self, attempt: Callable[[], Awaitable[Any]]) -> Any:
+        if self.attempts <= 1:
+            return await attempt()
+        return await call_with_retry(attempt, attempts=self.attempts, on_retry=self.on_retry)
+
+    async def _guarded(self, method: str, url: str, what: str,
+                       json_body: dict[str, Any] | None) -> Any:
+        if self.breaker is None:
+            return await self._request(method, url, what, json_body)
+        return await self.breaker.call(self._request, method, url, what, json_body,
+                                       wait_probe=True)
 
     async def _request(
         self, method: str, url: str, what: str, json_body: dict[str, Any] | None = None

@@ -16,10 +16,16 @@ raw points becomes one compressed point, and how a chart bucket is read.
 | assets | last | a count of the universe at the end |
 | price, notional_usd (liquidation_levels) | last | the latest snapshot of each level |
 | cycle_ms | mean | timing |
-| ok, failed, points_written, spooled (collector_stats) | sum | per-cycle counts add up |
+| ok, failed, points_written, spooled, replayed, dropped, dead_lettered | sum | per-cycle counts |
+| spool_bytes, breaker_failures (collector_stats) | last | gauges |
 | mark_price_high / mark_price_low (compressed only) | max / min of mark_price | range |
 
 Fields not listed: floats are averaged, integers / booleans / strings keep the last value.
+
+`liquidation_levels` is not compressed: a liquidation map is a snapshot whose levels
+are separate points (one per bucket, see hltui/process/hyperdash.py), so an hourly
+mean or last of a series would mix buckets into nonsense. Its raw tier keeps
+HLTUI_RETENTION_PERIOD of snapshots.
 """
 
 from __future__ import annotations
@@ -29,10 +35,15 @@ from typing import Literal
 Agg = Literal["mean", "last", "sum", "max", "min"]
 FieldType = Literal["float", "integer", "boolean", "string"]
 
+# measurements the compressor leaves alone (see the module docstring)
+NOT_COMPRESSED: frozenset[str] = frozenset({"liquidation_levels"})
+
 # stored as integers in the raw tier (all other numbers are floats)
 INT_FIELDS: frozenset[str] = frozenset({
     "long_traders", "short_traders", "long_positions", "short_positions", "assets",
     "ok", "failed", "points_written", "spooled",
+    # collector_stats extras (engine/stats.py)
+    "replayed", "dropped", "dead_lettered", "spool_bytes", "breaker_failures",
 })
 
 AGG: dict[str, Agg] = {
@@ -53,6 +64,9 @@ AGG: dict[str, Agg] = {
     "price": "last", "notional_usd": "last",
     # per-cycle counts
     "ok": "sum", "failed": "sum", "points_written": "sum", "spooled": "sum",
+    "replayed": "sum", "dropped": "sum", "dead_lettered": "sum",
+    # gauges
+    "spool_bytes": "last", "breaker_failures": "last",
 }
 
 # extra compressed-tier fields: name -> (aggregate, source field)

@@ -10,6 +10,7 @@ and writes the aggregates (influx_compress.py), which works on every version.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 from collections.abc import Sequence
@@ -38,7 +39,13 @@ def major_version(version: str) -> int | None:
 
 
 class InfluxStore(Store):
-    """Store over InfluxDB 1.x/2.x/3.x (v1 HTTP API)."""
+    """Store over InfluxDB 1.x/2.x/3.x (v1 HTTP API).
+
+    `warm_serializer`: at open(), import the line-protocol serializer in a worker
+    thread so it overlaps the first cycle's fetch (read-only users turn it off).
+    """
+
+    warm_serializer: bool = True
 
     def __init__(self, settings: Settings) -> None:
         if not settings.influx_url:
@@ -48,6 +55,7 @@ class InfluxStore(Store):
         self.label = settings.store_label
         self.version: str | None = None
         self.notes: list[str] = []  # provisioning notes for the log
+        self.field_cache: dict[tuple[str, str], tuple[float, dict]] = {}
         token = settings.influx_token.get_secret_value() if settings.influx_token else None
         password = (settings.influx_password.get_secret_value()
                     if settings.influx_password else None)
@@ -76,7 +84,7 @@ class InfluxStore(Store):
         Raises StoreUnavailable when the server does not answer: the store stays
         usable and provisions on the next write that reaches it.
         """
-        if self._warm is None:
+        if self._warm is None and self.warm_serializer:
             self._warm = asyncio.ensure_future(asyncio.to_thread(lineproto.warm_up))
         await self.http.start()
         await self._ensure_provisioned()
@@ -111,7 +119,8 @@ class InfluxStore(Store):
     async def close(self) -> None:
         await self.http.close()
         if self._warm is not None:
-            await asyncio.shield(self._warm)
+            with contextlib.suppress(Exception):  # an import error shows at first write
+                await asyncio.shield(self._warm)
 
     async def ping(self) -> bool:
         try:

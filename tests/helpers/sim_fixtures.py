@@ -1,8 +1,12 @@
 """Pytest fixtures for the simulated exchange.
 
-Import them explicitly in a test module (ruff needs the noqa):
+Use them from a test module by registering this module as a plugin (preferred: an
+explicit import makes ruff report F811 on every test that takes the fixture):
 
-    from tests.helpers.sim_fixtures import sim, sim_thread  # noqa: F401
+    pytest_plugins = ("tests.helpers.sim_fixtures",)
+
+(or `from tests.helpers.sim_fixtures import sim  # noqa: F401` plus `# noqa: F811` on
+each test using it).
 
 - `sim`: an async `SimExchange(seed=7)` started in the test's event loop, per test.
 - `sim_thread`: a sync `SimExchangeThread(seed=7)` in a background thread, per test

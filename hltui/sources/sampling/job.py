@@ -20,6 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 from hltui.config import Settings
+from hltui.engine.batch import run_batches
+from hltui.engine.breaker import BreakerOpen
 from hltui.engine.events import ItemError
 from hltui.process.sampling import (
     SOURCE,
@@ -82,6 +84,10 @@ class SampledJob:
     ) -> None:
         self.settings = settings
         self.client = client
+        # the pass cursor is this source's retry: a failed account goes back in the queue
+        # (counted, paced by the budget); per-request retries inside the client would
+        # spend weight the sampler's share does not see, and log every retry
+        client.attempts = 1
         self.clock = clock
         self.share = SamplerShare(client.budget, market_weight(settings), settings.interval,
                                   reserve=reserve)
@@ -262,49 +268,54 @@ class SampledJob:
         if self._pass_done is not None:
             self._pass_done.set()
 
-    async def _sample_batch(self, p: SamplingPass, batch: list[str]) -> None:
-        limit = asyncio.Semaphore(self.settings.max_concurrency)
-        transport: list[tuple[str, SourceError]] = []
+    async def _fetch(self, addr: str) -> tuple[AccountSample | None, Exception | None]:
+        """One account: wait for the sampler's share (and a closed breaker), ask, validate.
+        Expected failures come back as values; anything else is a bug the batch
+        processor records for this account alone."""
+        await self._wait_budget()
+        self.share.spend(ACCOUNT_WEIGHT)  # same tick as the budget charge in info()
+        try:
+            payload = await self.client.info({"type": "clearinghouseState", "user": addr},
+                                             reserve=self.share.reserve)
+            return parse_clearinghouse_state(addr, payload, self.clock()), None
+        except (SourceError, PayloadError) as exc:
+            return None, exc
 
-        async def one(addr: str) -> bool:
-            async with limit:
-                await self._wait_budget()
-                self.share.spend(ACCOUNT_WEIGHT)  # same tick as the budget charge below
-                try:
-                    payload = await self.client.info(
-                        {"type": "clearinghouseState", "user": addr},
-                        reserve=self.share.reserve)
-                except RateLimited:
-                    # the client already paused the budget for Retry-After; not the address's fault
-                    self.rate_limited_total += 1
-                    p.retry_later(addr)
-                    return False
-                except Retryable as exc:
-                    transport.append((addr, exc))
-                    return False
-                except SourceError as exc:
-                    self._give_up(p, addr, exc.kind, str(exc))
-                    return False
-                try:
-                    sample = parse_clearinghouse_state(addr, payload, self.clock())
-                except PayloadError as exc:
-                    self._give_up(p, addr, "validation", str(exc))
-                    return False
+    async def _sample_batch(self, p: SamplingPass, batch: list[str]) -> None:
+        result = await run_batches(batch, self._fetch, source=SOURCE, batch_size=len(batch),
+                                   max_concurrency=self.settings.max_concurrency,
+                                   key=short_address)
+        transport: list[tuple[str, SourceError]] = []
+        got_any = False
+        for o in result.outcomes:
+            addr = o.item
+            if o.error is not None:
+                self._give_up(p, addr, o.error.kind, o.error.message)
+                continue
+            sample, exc = o.value  # type: ignore[misc]
+            if sample is not None:
+                got_any = True
                 self.latest[addr] = sample
                 p.succeeded(addr)
                 self._ok += 1
                 self.sampled_total += 1
                 for e in sample.errors:
                     self._error(e)
-                return True
-
-        results = await asyncio.gather(*(one(a) for a in batch))
-        if transport and not any(results):
+            elif isinstance(exc, RateLimited | BreakerOpen):
+                # the budget is paused for Retry-After / the breaker waits: not this account
+                self.rate_limited_total += isinstance(exc, RateLimited)
+                p.retry_later(addr)
+            elif isinstance(exc, Retryable):
+                transport.append((addr, exc))
+            else:
+                kind = exc.kind if isinstance(exc, SourceError) else "validation"
+                self._give_up(p, addr, kind, str(exc))
+        if transport and not got_any:
             # nothing got through: the exchange is unwell, not these accounts
             for addr, _ in transport:
                 p.retry_later(addr)
             self._backoff += 1
-            addr, exc = transport[0]
+            exc = transport[0][1]
             self._error(ItemError(SOURCE, "clearinghouseState", exc.kind,
                                   f"{exc} ({len(transport)} accounts requeued)"))
             await asyncio.sleep(min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (self._backoff - 1)))
@@ -317,9 +328,13 @@ class SampledJob:
                 p.retry_later(addr)
 
     async def _wait_budget(self) -> None:
-        """Sleep (outside the budget's lock) until one account's weight fits."""
+        """Sleep (outside the budget's lock) until one account's weight fits the sampler's
+        share and the source's breaker would admit the call."""
+        breaker = self.client.breaker
         while True:
             wait = self.share.time_until(ACCOUNT_WEIGHT)
+            if breaker is not None and not breaker.allows():
+                wait = max(wait, breaker.next_probe_in() or PAUSE_POLL_S)
             if wait <= 0:
                 return
             await asyncio.sleep(wait + 0.001)
