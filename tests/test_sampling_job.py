@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from hltui.config import Settings, load_settings
+from hltui.engine.breaker import CircuitBreaker
 from hltui.process.positioning import Position
 from hltui.process.records import ASSET_METRICS, GLOBAL_METRICS
 from hltui.sim.server import SimExchange
@@ -41,12 +42,12 @@ class Rig:
     """The two jobs sharing one budget, run cycle by cycle like the collector does."""
 
     def __init__(self, settings: Settings, budget: WeightBudget | None = None,
-                 **job_kw: Any) -> None:
+                 client_kw: dict[str, Any] | None = None, **job_kw: Any) -> None:
         self.budget = budget or WeightBudget(settings.weight_budget_share)
         self.hl = HyperliquidJob(settings, InfoClient(settings.hyperliquid_url, 5, self.budget))
         job_kw.setdefault("min_pass_s", 3600.0)  # one pass unless a test asks for more
-        self.job = SampledJob(settings, InfoClient(settings.hyperliquid_url, 5, self.budget),
-                              **job_kw)
+        client = InfoClient(settings.hyperliquid_url, 5, self.budget, **(client_kw or {}))
+        self.job = SampledJob(settings, client, **job_kw)
         self.cycle = 0
         self.paused = False
 
@@ -193,6 +194,31 @@ def fast_budget() -> WeightBudget:
 
 
 @pytest.mark.parametrize("sim", [FAST], indirect=True)
+async def test_429_storm_opens_the_breaker_and_the_pass_still_resumes(
+    sim: SimExchange, tmp_path: Path
+) -> None:
+    settings = settings_for(sim, tmp_path, batch_size=10, max_concurrency=2)
+    breaker = CircuitBreaker("sampled", threshold=3, reset=0.1)
+    # what make_jobs builds: retries and a breaker on the source's client
+    rig = Rig(settings, client_kw={"breaker": breaker, "attempts": 4})
+    try:
+        ctx, _ = await rig.run()
+        while sim.stats.requests["clearinghouseState"] < 200:
+            await asyncio.sleep(0.005)
+        sim.faults.set("rate_limit", count=12, type="clearinghouseState", retry_after=0.05)
+        await rig.job.wait_passes(1)
+        ctx, res = await rig.run()
+    finally:
+        await rig.close()
+    assert breaker.transitions >= 2  # opened (3 x 429), probed, closed again
+    assert rig.job.client.attempts == 1  # the pass cursor retries, not the client
+    assert sim.stats.rate_limited == 12
+    assert sim.stats.requests["clearinghouseState"] == 505 + 12  # the open breaker called nobody
+    assert rig.job.sampled_total == 505 and rig.job.failed_total == 0
+    for coin, w in truth(sim, set(ctx.market)).items():
+        assert_matches(res.assets[coin], w, coin)
+
+
 async def test_vanished_accounts_leave_the_aggregate(sim: SimExchange,
                                                      tmp_path: Path) -> None:
     rig = Rig(settings_for(sim, tmp_path), fast_budget(), min_pass_s=0.0)

@@ -333,8 +333,9 @@ class SampledJob:
         breaker = self.client.breaker
         while True:
             wait = self.share.time_until(ACCOUNT_WEIGHT)
-            if breaker is not None and not breaker.allows():
-                wait = max(wait, breaker.next_probe_in() or PAUSE_POLL_S)
+            if breaker is not None and breaker.state == "open":
+                # (half-open: the call waits for the probe's verdict inside the client)
+                wait = max(wait, breaker.next_probe_in() or 0.0)
             if wait <= 0:
                 return
             await asyncio.sleep(wait + 0.001)
