@@ -193,7 +193,6 @@ def fast_budget() -> WeightBudget:
     return WeightBudget(0.5, window_s=FAST["window_s"] * 1.05)
 
 
-@pytest.mark.parametrize("sim", [FAST], indirect=True)
 async def test_429_storm_opens_the_breaker_and_the_pass_still_resumes(
     sim: SimExchange, tmp_path: Path
 ) -> None:
@@ -219,6 +218,7 @@ async def test_429_storm_opens_the_breaker_and_the_pass_still_resumes(
         assert_matches(res.assets[coin], w, coin)
 
 
+@pytest.mark.parametrize("sim", [FAST], indirect=True)
 async def test_vanished_accounts_leave_the_aggregate(sim: SimExchange,
                                                      tmp_path: Path) -> None:
     rig = Rig(settings_for(sim, tmp_path), fast_budget(), min_pass_s=0.0)
