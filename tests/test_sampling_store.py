@@ -79,6 +79,9 @@ async def test_stored_aggregates_equal_the_exact_sums(
                                  min_pass_s=3600.0)
     try:
         done = await collector.run_once()
+        # the store's own read API (what the dashboard and `hltui query` use)
+        latest = [r for r in await collector.store.latest_positions() if r["source"] == "sampled"]
+        btc_map = await collector.store.liquidation_map("BTC", "sampled")
     finally:
         await collector.close()
     assert done.per_source["sampled"]["ok"] == 505 and done.points_written == done.points
@@ -120,6 +123,16 @@ async def test_stored_aggregates_equal_the_exact_sums(
     assert set(got_levels) == set(expected) and len(levels) == len(expected)
     for key, v in expected.items():
         assert math.isclose(got_levels[key], v, rel_tol=1e-9), key
+    btc_want = {(side, k): v for (c, side, k), v in expected.items() if c == "BTC"}
+    w_btc = bucket_width(hl["BTC"]["mark_price"])
+    assert len(btc_map) == len(btc_want) > 0
+    for r in btc_map:
+        key = (r["side"], math.floor(r["price"] / w_btc))
+        assert r["source"] == "sampled"
+        assert math.isclose(r["notional_usd"], btc_want[key], rel_tol=1e-9), key
+    assert {r["asset"] for r in latest} == set(want)
+    for r in latest:
+        assert_matches(r, want[r["asset"]], r["asset"])
 
     (g,) = influxd.rows("""SELECT * FROM "global_metrics" WHERE "source" = 'sampled'""",
                         influx_db)
