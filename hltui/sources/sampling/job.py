@@ -152,7 +152,8 @@ class SampledJob:
             self._unknown_reported = unknown
         else:
             result.errors.extend(e for e in agg.errors if e.item not in unknown)
-        result.assets = agg.assets
+        # the dashboard shows how old the positioning behind each row is
+        result.assets = {a: {**f, "sample_age_s": age} for a, f in agg.assets.items()}
         result.globals = {**agg.globals, **progress}
         return result
 
