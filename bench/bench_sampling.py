@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hltui.config import load_settings
 from hltui.process.sampling import aggregate_samples, parse_clearinghouse_state
-from hltui.sim.server import SimExchange
+from hltui.sim.server import SimExchangeThread
 from hltui.sources.base import CycleContext, MarketAsset
 from hltui.sources.budget import WeightBudget
 from hltui.sources.http import InfoClient
@@ -43,36 +43,38 @@ PER_MINUTE = 1200
 
 async def throughput(window: float, windows: int, share: float, reserve_cycles: float | None,
                      accounts: int, margin: float) -> dict:
-    with TemporaryDirectory() as tmp:
-        async with SimExchange(seed=11, n_accounts=accounts, window_s=window) as sim:
-            settings = load_settings(
-                hyperliquid_url=sim.url, leaderboard_url=sim.leaderboard_url, data_dir=tmp,
-                sources="hyperliquid,sampled", sample_size=accounts * 2,
-                interval=window * (1 + margin),
-                weight_budget_share=share, batch_size=20, max_concurrency=4)
-            # the client's window is a little longer than the server's: request latency
-            # jitter must not let two spends one window apart land inside one server window
-            budget = WeightBudget(share, PER_MINUTE, window_s=window * (1 + margin))
-            hl = HyperliquidJob(settings, InfoClient(sim.url, 10, budget))
-            reserve = None if reserve_cycles is None else market_reserve(settings, reserve_cycles)
-            job = SampledJob(settings, InfoClient(sim.url, 10, budget), reserve=reserve)
-            mode = job.share.describe()
-            t_start = time.monotonic()
-            cycles = 0
-            try:
-                while time.monotonic() - t_start < window * windows:
-                    cycles += 1
-                    ctx = CycleContext(cycles, int(time.time() * 1000))
-                    await hl.run(ctx)
-                    await job.run(ctx)
-                    # the collector sleeps `interval` after a cycle
-                    await asyncio.sleep(settings.interval)
-            finally:
-                t_end = time.monotonic()
-                await job.close()
-                await hl.close()
-            log = sim.weight_log
-            stats = sim.stats.to_dict()
+    with TemporaryDirectory() as tmp, \
+            SimExchangeThread(seed=11, n_accounts=accounts, window_s=window) as sim:
+        # the exchange serves from its own thread: the client's loop cannot delay its clock
+        settings = load_settings(
+            hyperliquid_url=sim.url, leaderboard_url=sim.leaderboard_url, data_dir=tmp,
+            sources="hyperliquid,sampled", sample_size=accounts * 2,
+            interval=window * (1 + margin), weight_budget_share=share, batch_size=20,
+            max_concurrency=4)
+        # the client's window is a little longer than the server's: request latency
+        # jitter must not let two spends one window apart land inside one server window
+        budget = WeightBudget(share, PER_MINUTE, window_s=window * (1 + margin))
+        hl = HyperliquidJob(settings, InfoClient(sim.url, 10, budget))
+        reserve = None if reserve_cycles is None else market_reserve(settings, reserve_cycles)
+        job = SampledJob(settings, InfoClient(sim.url, 10, budget), reserve=reserve)
+        mode = job.share.describe()
+        t_start = time.monotonic()
+        cpu_start = time.process_time()
+        cycles = 0
+        try:
+            while time.monotonic() - t_start < window * windows:
+                cycles += 1
+                ctx = CycleContext(cycles, int(time.time() * 1000))
+                await hl.run(ctx)
+                await job.run(ctx)
+                await asyncio.sleep(settings.interval)  # as the collector does
+        finally:
+            t_end = time.monotonic()
+            cpu = (time.process_time() - cpu_start) / (t_end - t_start)
+            await job.close()
+            await hl.close()
+        log = sim.weight_log
+        stats = sim.stats.to_dict()
     t0 = t_start + window  # steady state only
     steady = [(t, w) for t, w in log if t0 <= t < t_end]
     span = (t_end - t0) / window  # simulated minutes
@@ -85,7 +87,7 @@ async def throughput(window: float, windows: int, share: float, reserve_cycles: 
         "accounts_per_min": sampler / 2 / span, "ceiling_per_min": ceiling / span,
         "ratio": (sampler / 2) / ceiling, "max_window_weight": max_window(log, window),
         "limit": limit, "server_429": stats["rate_limited"],
-        "market_calls": stats["requests"].get("metaAndAssetCtxs", 0),
+        "market_calls": stats["requests"].get("metaAndAssetCtxs", 0), "cpu": cpu,
     }
 
 
@@ -153,20 +155,23 @@ def cpu(n_accounts: int = 5000, n_positions: int = 10, repeat: int = 3) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--window", type=float, default=3.0, help="seconds per simulated minute")
-    ap.add_argument("--windows", type=int, default=12, help="simulated minutes per run")
+    ap.add_argument("--window", type=float, default=6.0, help="seconds per simulated minute")
+    ap.add_argument("--windows", type=int, default=10, help="simulated minutes per run")
     ap.add_argument("--share", type=float, default=0.5)
     ap.add_argument("--accounts", type=int, default=3000)
     ap.add_argument("--margin", type=float, default=0.03,
                     help="client budget window = server window x (1 + margin)")
     ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--all-modes", action="store_true", help="also reserve= 1x market")
     args = ap.parse_args()
     print(f"time compression: 60 s -> {args.window:g} s server window ({60 / args.window:g}x), "
           f"client budget window {args.window * (1 + args.margin):g} s; budget share "
           f"{args.share}, {args.accounts} accounts in the address set")
     if not args.skip_throughput:
-        for cycles, label in ((None, "own share (default)"), (1.0, "reserve= 1x market"),
-                              (2.0, "reserve= 2x market")):
+        modes = [(None, "own share (default)"), (2.0, "reserve= 2x market")]
+        if args.all_modes:
+            modes.insert(1, (1.0, "reserve= 1x market"))
+        for cycles, label in modes:
             r = asyncio.run(throughput(args.window, args.windows, args.share, cycles,
                                        args.accounts, args.margin))
             print(f"{label:>20}: {r['accounts_per_min']:7.1f} accounts/min vs ceiling "
@@ -174,7 +179,7 @@ def main() -> None:
                   f"| max weight in a window {r['max_window_weight']}/{r['limit']}, "
                   f"429s {r['server_429']}, {r['market_calls']} market cycles "
                   f"in {r['cycles']} cycles ({r['minutes']:.1f} sim-min steady)\n"
-                  f"{'':>22}sampler {r['mode']}")
+                  f"{'':>22}sampler {r['mode']}; process CPU {r['cpu']:.0%} of one core")
     c = cpu()
     total = c["validate"] + c["aggregate"]
     print(f"5,000 accounts x 10 positions ({c['points']} points): json.loads "
