@@ -203,3 +203,28 @@ async def test_ten_simulated_minutes_within_budget_and_market_every_cycle(
     assert set(by_time(sampled)) <= set(hl_times)
     assert all(r["sampled_accounts"] + r["vanished_accounts"] == 505 for r in sampled)
     assert all(r["sample_age_s"] >= 0 for r in sampled)
+
+
+async def test_runtime_demo_with_sampled_source(
+    influxd: Influxd, influx_db: str, tmp_path: Path, clean_env: Path
+) -> None:
+    """What `hltui --demo` with HLTUI_SOURCES=hyperliquid,sampled builds (make_jobs: a
+    breaker and retries on the source's client): the first pass lands in cycle 1."""
+    from hltui.engine.build import build_runtime
+
+    settings = load_settings(influx_url=influxd.url, influx_database=influx_db,
+                             data_dir=tmp_path, sources="hyperliquid,sampled", interval=30)
+    events: list[Event] = []
+    rt = await build_runtime(settings, events.append, demo=True)
+    try:
+        done = await rt.collector.run_once()
+    finally:
+        await rt.aclose()
+    assert done.per_source["sampled"]["ok"] == 200  # default sample_size: the top 200
+    assert done.points_written == done.points
+    db = influx_db + "_demo"
+    (g,) = influxd.rows("""SELECT * FROM "global_metrics" WHERE "source" = 'sampled'""", db)
+    assert g["sampled_accounts"] + g["vanished_accounts"] == 200 and g["coverage"] > 0
+    row = rt.collector.snapshot["BTC"]
+    assert row["positioning_source"] == "sampled" and "coverage" in row
+    assert (tmp_path / "demo" / "sampling" / "leaderboard.json").exists()
