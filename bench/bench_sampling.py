@@ -153,6 +153,33 @@ def cpu(n_accounts: int = 5000, n_positions: int = 10, repeat: int = 3) -> dict:
     return best
 
 
+def leaderboard(rows: int = 40_000, n: int = 1000) -> dict:
+    """Streaming scan vs json.loads of a leaderboard of `rows` rows: time and peak memory."""
+    import tracemalloc
+
+    from hltui.process.leaderboard import scan_leaderboard
+
+    rng = random.Random(3)
+    doc = json.dumps({"leaderboardRows": [
+        {"ethAddress": f"0x{rng.getrandbits(160):040x}",
+         "accountValue": f"{rng.lognormvariate(10, 2):.6f}",
+         "windowPerformances": [[w, {"pnl": f"{rng.gauss(0, 1e4):.6f}",
+                                     "roi": f"{rng.gauss(0, 0.1):.12f}",
+                                     "vlm": f"{rng.uniform(0, 1e7):.2f}"}]
+                                for w in ("day", "week", "month", "allTime")],
+         "prize": 0, "displayName": None} for _ in range(rows)]}).encode()
+    out: dict = {"mb": len(doc) / 1e6}
+    for name, fn in (("json", lambda: json.loads(doc)),
+                     ("scan", lambda: scan_leaderboard(doc, n))):
+        tracemalloc.start()
+        t = time.process_time()
+        fn()
+        out[name] = time.process_time() - t
+        out[name + "_peak_mb"] = tracemalloc.get_traced_memory()[1] / 1e6
+        tracemalloc.stop()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--window", type=float, default=6.0, help="seconds per simulated minute")
@@ -187,6 +214,11 @@ def main() -> None:
           f"({c['validate'] / c['json']:.1f}x json), aggregate {c['aggregate'] * 1000:.0f} ms "
           f"({c['aggregate'] / c['json']:.1f}x json); validate+aggregate {total * 1000:.0f} ms "
           "CPU")
+    lb = leaderboard()
+    print(f"leaderboard {lb['mb']:.0f} MB, top 1000: streaming scan {lb['scan'] * 1000:.0f} ms "
+          f"CPU, peak {lb['scan_peak_mb']:.1f} MB (beyond the document) vs json.loads "
+          f"{lb['json'] * 1000:.0f} ms, peak {lb['json_peak_mb']:.0f} MB "
+          f"({lb['json_peak_mb'] / max(lb['scan_peak_mb'], 1e-9):.0f}x the memory)")
 
 
 if __name__ == "__main__":
