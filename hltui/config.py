@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     hyperdash_protocol: str = "graphql"
     hyperdash_api_key: SecretStr | None = None
     browser_path: str | None = None
+    browser_rss_limit_mb: int = Field(1536, ge=64)  # relaunch Chromium above this RSS
+    hyperdash_page: str = "/ticker/{asset}"  # page path (or absolute URL) template
+    hyperdash_page_timeout: Duration = 20.0  # per page: navigation + the JSON it fetches
+    hyperdash_pages: int = Field(1, ge=1, le=16)  # pages open at once within a batch
+    hyperdash_assets: Annotated[tuple[str, ...], NoDecode] = ()  # empty: the market's
+    hyperdash_max_assets: int = Field(50, ge=0)  # 0: every asset; else top N by OI notional
+    hyperdash_navigation: str = "spa"  # spa: in-page route change; page: a load per asset
     sources: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SOURCES
     request_timeout: Duration = 10.0
     weight_budget_share: float = Field(0.5, gt=0, le=1)
@@ -100,7 +107,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     @field_validator(
-        "influx_timeout", "request_timeout", "interval", "breaker_reset", "retention_period",
+        "influx_timeout", "request_timeout", "interval", "hyperdash_page_timeout",
+        "breaker_reset", "retention_period",
         "compression_min_age", "compressed_retention", "compression_interval",
         "downsampling_window", mode="before",
     )
@@ -157,6 +165,30 @@ class Settings(BaseSettings):
             int(item, 16)
             out.append(item)
         return tuple(out)
+
+    @field_validator("hyperdash_page")
+    @classmethod
+    def _page_template(cls, v: str) -> str:
+        if "{asset}" not in v:
+            raise ValueError("must contain {asset}, e.g. /ticker/{asset}")
+        try:
+            v.format(asset="BTC")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"bad template: {exc}") from None
+        return v
+
+    @field_validator("hyperdash_assets", mode="before")
+    @classmethod
+    def _hd_assets(cls, v: Any) -> tuple[str, ...]:
+        items = v.split(",") if isinstance(v, str) else list(v)
+        return tuple(dict.fromkeys(s.strip() for s in items if s.strip()))
+
+    @field_validator("hyperdash_navigation")
+    @classmethod
+    def _navigation(cls, v: str) -> str:
+        if v not in ("spa", "page"):
+            raise ValueError("must be 'spa' or 'page'")
+        return v
 
     @field_validator("hyperdash_protocol")
     @classmethod

@@ -106,8 +106,10 @@ async def build_runtime(
         if "hyperdash" in settings.sources:
             from hltui.sim.hyperdash import SimHyperDash
 
-            site = SimHyperDash(seed=seed, assets=sim.market.asset_names()[:30],
-                                protocol=settings.hyperdash_protocol)
+            market = sim.market
+            site = SimHyperDash(seed=seed, assets=market.asset_names(),
+                                protocol=settings.hyperdash_protocol,
+                                prices=lambda a: getattr(market.by_name.get(a), "mark", None))
             await site.__aenter__()
             closers.append(lambda: site.__aexit__(None, None, None))
             hd_url = site.url

@@ -33,8 +33,14 @@ class WeightBudget:
         share: float = 0.5,
         per_minute: int = HL_WEIGHT_PER_MINUTE,
         clock: Callable[[], float] = time.monotonic,
+        window_s: float = WINDOW_S,
     ) -> None:
+        # `per_minute` is the weight allowed per window; tests compress time by
+        # shortening `window_s` (e.g. 1200 per 6 s) without touching request weights.
+        if window_s <= 0:
+            raise ValueError("window_s must be positive")
         self.limit = max(1, int(per_minute * share))
+        self.window_s = window_s
         self._clock = clock
         self._spent: deque[tuple[float, int]] = deque()
         self._total = 0
@@ -43,7 +49,7 @@ class WeightBudget:
         self.spent_total = 0
 
     def _expire(self, now: float) -> None:
-        while self._spent and now - self._spent[0][0] >= WINDOW_S:
+        while self._spent and now - self._spent[0][0] >= self.window_s:
             self._total -= self._spent.popleft()[1]
 
     def used(self) -> int:
@@ -68,8 +74,29 @@ class WeightBudget:
                     self._total += weight
                     self.spent_total += weight
                     return
-                wait = WINDOW_S - (now - self._spent[0][0]) if self._spent else 0.05
+                wait = self.window_s - (now - self._spent[0][0]) if self._spent else 0.05
                 await asyncio.sleep(max(wait, 0.01))
+
+    def time_until(self, weight: int, reserve: int = 0) -> float:
+        """Seconds until `acquire(weight, reserve)` would spend without waiting (0: now).
+
+        Lets a background caller sleep outside the lock, so a priority caller is
+        never queued behind it.
+        """
+        now = self._clock()
+        self._expire(now)
+        if now < self._blocked_until:
+            return self._blocked_until - now
+        cap = max(weight, self.limit - reserve)
+        excess = self._total + weight - cap
+        if excess <= 0:
+            return 0.0
+        freed = 0
+        for t, w in self._spent:
+            freed += w
+            if freed >= excess:
+                return max(0.0, t + self.window_s - now)
+        return self.window_s  # pragma: no cover - cap >= weight, so the loop returns
 
     def penalize(self, seconds: float) -> None:
         """After a 429 the server's window is full: treat the budget as spent for a while."""

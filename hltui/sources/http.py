@@ -126,6 +126,49 @@ class InfoClient:
             raise ClientHTTPError(f"{what}: refused with {status}: {text!r}", status)
         return decode_json(body, what)
 
+    async def stream(
+        self,
+        url: str,
+        what: str,
+        consume: Callable[[bytes], None],
+        *,
+        total_timeout: float | None = None,
+        chunk_size: int = 1 << 16,
+    ) -> int:
+        """GET a large document (the leaderboard) and hand it to `consume` chunk by chunk,
+        so it is never held whole in memory. Returns the bytes read.
+
+        Not charged to the info-API weight budget (another host); a 429 here does not
+        penalize it either. `sock_read` is the request timeout; `total_timeout` bounds
+        the whole download (None: unbounded while data keeps arriving).
+        """
+        timeout = aiohttp.ClientTimeout(total=total_timeout, sock_connect=self.timeout,
+                                        sock_read=self.timeout)
+        size = 0
+        try:
+            async with self.session.get(url, timeout=timeout) as resp:
+                if resp.status != 200:
+                    body = await resp.content.read(4096)
+                    text = _snippet(body.decode("utf-8", "replace"))
+                    if resp.status == 429:
+                        raise RateLimited(f"{what}: rate limited (429)",
+                                          _retry_after(resp.headers.get("Retry-After")))
+                    if resp.status >= 500:
+                        raise ServerError(f"{what}: server error {resp.status}: {text!r}",
+                                          resp.status)
+                    raise ClientHTTPError(f"{what}: refused with {resp.status}: {text!r}",
+                                          resp.status)
+                async for chunk in resp.content.iter_chunked(chunk_size):
+                    size += len(chunk)
+                    consume(chunk)
+        except TimeoutError:
+            raise SourceTimeout(f"{what}: stalled or slower than the timeout") from None
+        except aiohttp.ClientConnectionError as exc:
+            raise ConnectionFailed(f"{what}: connection failed: {exc}") from None
+        except aiohttp.ClientPayloadError as exc:
+            raise ConnectionFailed(f"{what}: download cut short: {exc}") from None
+        return size
+
     async def close(self) -> None:
         if self._session is not None and not self._session.closed:
             await self._session.close()
