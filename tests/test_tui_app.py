@@ -23,6 +23,8 @@ from hltui.tui.screens.detail import AssetDetailScreen
 from hltui.tui.widgets.collector_banner import CollectorBanner
 from hltui.tui.widgets.header_bar import HeaderBar
 from hltui.tui.widgets.history_chart import HistoryChart
+from hltui.tui.widgets.liquidation_bars import LiquidationBars
+from hltui.tui.widgets.positioning_panel import PositioningPanel
 
 # Yesterday 00:00 UTC: a fixed time of day (stable screens) that stores still accept
 # (they refuse points older than the raw retention, as InfluxDB does).
@@ -175,6 +177,34 @@ async def test_navigation_detail_from_store_and_back(settings):
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is app.dashboard, "the dashboard")
         assert table.selected_asset == second
+        await pilot.press("q")
+
+
+async def test_detail_liquidation_map_and_positioning_from_the_store(clean_env):
+    """With the sampled positioning source (on the wall clock: it paces its scans)."""
+    settings = load_settings(interval=3600, sources="hyperliquid,sampled")
+    app = HltuiApp(settings, demo=True, seed=7, watch_terminal=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await first_cycle(app, pilot)
+        table = app.dashboard.table
+        assert table.cell_text("BTC", "ls") != "–"  # positioning reached the table
+        table.select_asset("BTC")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, AssetDetailScreen)
+                    and app.screen.loaded is not None, "the detail screen")
+        detail = app.screen
+        store = app.runtime.store
+        levels = await store.liquidation_map("BTC")
+        assert levels and detail.loaded.levels == levels
+        bars = detail.query_one(LiquidationBars)
+        assert bars.source == "sampled"
+        text = "\n".join(s.text for s in bars.render_lines(bars.region.reset_offset))
+        assert "mark" in text and "longs" in text and "$" in text
+        stored = [r for r in await store.latest_positions()
+                  if r["asset"] == "BTC" and r["source"] == "sampled"]
+        panel = detail.query_one(PositioningPanel)
+        assert set(panel.by_source) == {"sampled"}
+        assert panel.by_source["sampled"]["long_notional_usd"] == stored[0]["long_notional_usd"]
         await pilot.press("q")
 
 

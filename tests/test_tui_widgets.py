@@ -139,3 +139,15 @@ def test_spark_one_bar_per_point_and_averaged_down():
     down = spark([float(100 - i) for i in range(100)], 10)
     assert len(down.plain) == 10 and down.plain[0] == "█" and down.plain[-1] == "▁"
     assert str(down.style) == "red"
+
+
+def test_global_positioning_comes_from_the_preferred_source():
+    from hltui.tui.widgets.global_panel import positioning_globals
+
+    values = {"total_notional_usd": 1e9, "assets": 3,
+              "source_sampled": {"long_notional_usd": 5.0, "short_notional_usd": 4.0},
+              "source_hyperdash": {"long_notional_usd": 7.0, "short_notional_usd": 2.0}}
+    assert positioning_globals(values) == ("hyperdash", values["source_hyperdash"])
+    del values["source_hyperdash"]
+    assert positioning_globals(values)[0] == "sampled"
+    assert positioning_globals({"assets": 3}) == (None, {})

@@ -84,9 +84,14 @@ def count(value: Any) -> str:
 
 
 def ratio(value: Any) -> str:
+    """2 decimals near 1, fewer for lopsided ratios so the column keeps its width."""
     v = num(value)
     if v is None:
         return DASH
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
     return f"{v:.2f}"
 
 

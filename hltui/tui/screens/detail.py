@@ -136,7 +136,7 @@ class AssetDetailScreen(Screen[str]):
             marks = [v for v in data.series.values.get("mark_price", []) if v is not None]
             mark = marks[-1] if marks else None
         self.query_one(LiquidationBars).update_map(data.levels, mark)
-        self.query_one(PositioningPanel).update_rows(data.positions)
+        self.query_one(PositioningPanel).update_rows(data.positions, now_ms)
         self.query_one("#charts").loading = False
         self.query_one("#detail-bottom").loading = False
         self.loaded = data

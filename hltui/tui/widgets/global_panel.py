@@ -1,4 +1,5 @@
-"""Market-wide positioning: total notional, global L/S ratio, position counts."""
+"""Market-wide figures: open interest from the exchange, positioning (total long and
+short notional, global L/S, position counts) from the positioning source."""
 
 from __future__ import annotations
 
@@ -10,6 +11,24 @@ from textual.app import RenderResult
 from textual.widget import Widget
 
 from hltui.tui import format as fmt
+
+POSITIONING_PREFERENCE = ("hyperdash", "sampled")
+
+
+def positioning_globals(values: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """(source, its global figures): the engine files each positioning source's globals
+    under `source_<name>`; the flat dict holds the exchange's own."""
+    for name in POSITIONING_PREFERENCE:
+        sub = values.get(f"source_{name}")
+        if isinstance(sub, dict) and fmt.num(sub.get("long_notional_usd")) is not None:
+            return name, sub
+    for key, sub in values.items():
+        if key.startswith("source_") and isinstance(sub, dict) and \
+                fmt.num(sub.get("long_notional_usd")) is not None:
+            return key[len("source_"):], sub
+    if fmt.num(values.get("long_notional_usd")) is not None:
+        return None, values
+    return None, {}
 
 
 class GlobalPanel(Widget):
@@ -23,25 +42,30 @@ class GlobalPanel(Widget):
 
     def update_globals(self, values: dict[str, Any], assets: int) -> None:
         self._globals, self._assets = dict(values), assets
+        source, _ = positioning_globals(self._globals)
+        self.border_subtitle = f"positioning: {source}" if source else ""
         self.refresh(layout=True)
 
     def render(self) -> RenderResult:
         g = self._globals
+        _, p = positioning_globals(g)
         table = Table.grid(expand=True, padding=(0, 1))
         table.add_column(style="dim", no_wrap=True)
         table.add_column(justify="right", no_wrap=True)
         table.add_column(style="dim", no_wrap=True)
         table.add_column(justify="right", no_wrap=True)
-        ls = fmt.num(g.get("global_ls_ratio"))
+        ls = fmt.num(p.get("global_ls_ratio"))
         if ls is None:
-            lo, sh = fmt.num(g.get("long_notional_usd")), fmt.num(g.get("short_notional_usd"))
+            lo, sh = fmt.num(p.get("long_notional_usd")), fmt.num(p.get("short_notional_usd"))
             ls = lo / sh if lo is not None and sh else None
-        table.add_row("notional", fmt.usd(g.get("total_notional_usd")),
-                      "L/S", Text(fmt.ratio(ls), style=fmt.sign_style(None if ls is None
-                                                                      else ls - 1)))
-        table.add_row("long", Text(fmt.usd(g.get("long_notional_usd")), style="green"),
-                      "short", Text(fmt.usd(g.get("short_notional_usd")), style="red"))
-        table.add_row("long pos", fmt.count(g.get("long_positions")),
-                      "short pos", fmt.count(g.get("short_positions")))
-        table.add_row("assets", fmt.count(g.get("assets", self._assets or None)), "", "")
+        oi = g.get("open_interest_usd", g.get("total_notional_usd"))
+        table.add_row("open int.", fmt.usd(oi), "assets",
+                      fmt.count(g.get("assets", self._assets or None)))
+        table.add_row("long", Text(fmt.usd(p.get("long_notional_usd")), style="green"),
+                      "short", Text(fmt.usd(p.get("short_notional_usd")), style="red"))
+        table.add_row("L/S", Text(fmt.ratio(ls), style=fmt.sign_style(
+            None if ls is None else ls - 1)), "coverage",
+            fmt.pct(p.get("coverage"), 1, signed=False))
+        table.add_row("long pos", fmt.count(p.get("long_positions")),
+                      "short pos", fmt.count(p.get("short_positions")))
         return table

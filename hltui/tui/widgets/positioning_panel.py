@@ -29,10 +29,12 @@ class PositioningPanel(Widget):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.by_source: dict[str, dict[str, Any]] = {}
+        self.now_ms: int | None = None
         self.border_title = "Positioning by source"
 
-    def update_rows(self, rows: list[dict[str, Any]]) -> None:
+    def update_rows(self, rows: list[dict[str, Any]], now_ms: int | None = None) -> None:
         """Latest asset_metrics rows of one asset (one per source)."""
+        self.now_ms = now_ms
         self.by_source = {str(r.get("source", "?")): r for r in rows
                           if any(fmt.num(r.get(k)) is not None for k, _, _ in ROWS)}
         self.refresh(layout=True)
@@ -48,4 +50,20 @@ class PositioningPanel(Widget):
             table.add_column(Text(name, style="bold"), justify="right", no_wrap=True)
         for key, label, render in ROWS:
             table.add_row(label, *(render(self.by_source[n].get(key)) for n in names))
+        if self.now_ms is not None:
+            table.add_row("stored", *(age(self.now_ms, self.by_source[n].get("time_ms"))
+                                      for n in names))
         return table
+
+
+def age(now_ms: int, then_ms: Any) -> str:
+    """How long ago a row was stored: `12 s ago`, `4 min ago`, `2.5 h ago`."""
+    t = fmt.num(then_ms)
+    if t is None:
+        return fmt.DASH
+    s = max(0.0, (now_ms - t) / 1000)
+    if s < 90:
+        return f"{s:.0f} s ago"
+    if s < 5400:
+        return f"{s / 60:.0f} min ago"
+    return f"{s / 3600:.1f} h ago"
