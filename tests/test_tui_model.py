@@ -119,6 +119,9 @@ def test_formatting_edges():
     assert fmt.funding_hourly(-0.0000125) == "-0.0013%"
     assert fmt.sign_style(-1) == "red" and fmt.sign_style(0) == "dim"
     assert fmt.millis(65_000) == "1m05s"
+    assert [fmt.pct_compact(x) for x in (0.014, -0.1361, 1.2345)] == ["+1.40%", "-13.6%", "+123%"]
+    assert fmt.funding_annual(0.0015) == "+1314%"  # a meme coin's funding fits its column
+    assert fmt.ratio(190.2) == "190" and fmt.ratio(38.93) == "38.9"
 
 
 def test_points_written_falls_back_to_the_cycles_sum():

@@ -50,6 +50,15 @@ def pct(value: Any, digits: int = 2, *, signed: bool = True) -> str:
     return f"{v * 100:+.{digits}f}%" if signed else f"{v * 100:.{digits}f}%"
 
 
+def pct_compact(value: Any) -> str:
+    """A signed percentage in at most 7 cells: +1.40%, -13.6%, +123%."""
+    v = num(value)
+    if v is None:
+        return DASH
+    a = abs(v * 100)
+    return pct(v, 2 if a < 9.995 else 1 if a < 99.95 else 0)
+
+
 def funding_hourly(value: Any) -> str:
     """Hourly funding fraction as a percentage with 4 decimals (0.0000125 -> +0.0013%)."""
     return pct(value, 4)
@@ -60,7 +69,8 @@ def funding_annual(value: Any) -> str:
     v = num(value)
     if v is None:
         return DASH
-    return pct(v * HOURS_PER_YEAR, 1)
+    a = abs(v * HOURS_PER_YEAR * 100)
+    return pct(v * HOURS_PER_YEAR, 1 if a < 99.95 else 0)
 
 
 def usd(value: Any) -> str:

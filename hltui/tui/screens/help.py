@@ -16,7 +16,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("Enter", "open the asset's detail (stored charts, liquidation map)"),
     ("/", "filter assets by name (Enter keeps, Esc clears)"),
     ("s / S", "sort by the next column / reverse the order (or click a header)"),
-    ("shift+← →", "scroll the table sideways"),
+    ("< >  shift+← →", "scroll the table's columns sideways (the asset stays)"),
     ("v", "compact terminals: show markets, panels or the log"),
     ("Collector", ""),
     ("p", "pause / resume new cycles (the one in flight completes)"),

@@ -24,7 +24,7 @@ LEVEL_STYLE = {
 def log_line(record: LogRecord, when: Callable[[float], time.struct_time] = time.localtime
              ) -> Text:
     tag, style = LEVEL_STYLE.get(record.level, ("???", ""))
-    line = Text(no_wrap=True, overflow="ellipsis")
+    line = Text()
     line.append(time.strftime("%H:%M:%S ", when(record.time)), style="dim")
     line.append(tag + " ", style=style or "cyan")
     # messages come from the network at times: never parse them as markup
@@ -36,7 +36,7 @@ class LogPane(RichLog):
     """`write_batch` joins a tick's records into one renderable write."""
 
     def __init__(self, max_lines: int = LOG_LINES, **kwargs: Any) -> None:
-        super().__init__(max_lines=max_lines, wrap=False, markup=False, highlight=False,
+        super().__init__(max_lines=max_lines, wrap=True, markup=False, highlight=False,
                          auto_scroll=True, **kwargs)
         self.border_title = "Log"
 

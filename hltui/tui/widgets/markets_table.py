@@ -64,18 +64,19 @@ def _trader_total(row: dict[str, Any]) -> float | None:
     return (lo or 0) + (sh or 0)
 
 
+# most telling first: at 80 columns everything up to Long/Short is on screen
 COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("asset", "Asset", 10, lambda r: "", descending=False),
     ColumnSpec("mark", "Mark", 10, lambda r: fmt.price(r.get("mark"))),
-    ColumnSpec("chg", "24h", 8, lambda r: fmt.pct(r.get("chg")), _signed("chg")),
+    ColumnSpec("chg", "24h", 7, lambda r: fmt.pct_compact(r.get("chg")), _signed("chg")),
     ColumnSpec("fund", "Fund/h", 9, lambda r: fmt.funding_hourly(r.get("fund")), _signed("fund")),
-    ColumnSpec("fund_ann", "Fund/yr", 8, lambda r: fmt.funding_annual(r.get("fund")),
+    ColumnSpec("fund_ann", "Fund/yr", 7, lambda r: fmt.funding_annual(r.get("fund")),
                _signed("fund")),
-    ColumnSpec("pred", "Pred/h", 9, lambda r: fmt.funding_hourly(r.get("pred")), _signed("pred")),
     ColumnSpec("oi", "OI", 8, lambda r: fmt.usd(r.get("oi"))),
-    ColumnSpec("vol", "Vol 24h", 8, lambda r: fmt.usd(r.get("vol"))),
     ColumnSpec("ls", "L/S", 5, lambda r: fmt.ratio(r.get("ls")), _ls_style),
     ColumnSpec("traders", "Long/Short", 11, _traders, sort_value=_trader_total),
+    ColumnSpec("vol", "Vol 24h", 8, lambda r: fmt.usd(r.get("vol"))),
+    ColumnSpec("pred", "Pred/h", 9, lambda r: fmt.funding_hourly(r.get("pred")), _signed("pred")),
     ColumnSpec("cov", "Cov", 5, lambda r: fmt.pct(r.get("cov"), 0, signed=False)),
 )
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
@@ -107,6 +108,13 @@ def fit_left(text: str, width: int) -> str:
     return set_cell_size(text, width)
 
 
+def fit_right(text: str, width: int) -> str:
+    """Right-aligned in `width` cells; an over-long value keeps its front and shows `…`."""
+    if len(text) > width:
+        return text[:width - 1] + "…"
+    return text.rjust(width)
+
+
 class MarketsTable(ScrollView, can_focus=True):
     """Rows keyed by asset name; `sync(rows)` applies a model refresh."""
 
@@ -135,8 +143,8 @@ class MarketsTable(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "edge(0)", "First", show=False),
         Binding("end", "edge(1)", "Last", show=False),
-        Binding("shift+left", "scroll_left", "Scroll left", show=False),
-        Binding("shift+right", "scroll_right", "Scroll right", show=False),
+        Binding("shift+left,less_than_sign", "columns(-1)", "Columns left", show=False),
+        Binding("shift+right,greater_than_sign", "columns(1)", "Columns right", show=False),
         Binding("enter", "choose", "Detail"),
     ]
 
@@ -255,6 +263,10 @@ class MarketsTable(ScrollView, can_focus=True):
     def action_edge(self, end: int) -> None:
         self.move_cursor(len(self._order) - 1 if end else 0)
 
+    def action_columns(self, direction: int) -> None:
+        """Scroll sideways by about one column (the asset column stays put)."""
+        self.scroll_to(x=max(0, round(self.scroll_x) + direction * 10), animate=False)
+
     def action_choose(self) -> None:
         asset = self.selected_asset
         if asset is not None:
@@ -278,7 +290,7 @@ class MarketsTable(ScrollView, can_focus=True):
         fixed = [Segment(" " * GAP + fit_left(asset, COLUMNS[0].width),
                          base + self.get_component_rich_style("markets--fixed", partial=True))]
         gap = " " * GAP
-        rest = [Segment(f"{gap}{text.rjust(col.width)[:col.width]}", self._style(base, style))
+        rest = [Segment(f"{gap}{fit_right(text, col.width)}", self._style(base, style))
                 for col, (text, style) in zip(COLUMNS[1:], self._cells[asset], strict=True)]
         rest.append(Segment(gap, base))
         return self._join_strip(fixed, rest, width, base)
