@@ -325,9 +325,9 @@ class HltuiApp(App[int]):
                                     partial(self.dashboard.sort_by, col.key))
 
 
-def run_app(settings: Settings, demo: bool, cycles: int | None = None) -> int:
+def run_app(settings: Settings, demo: bool, cycles: int | None = None, seed: int = 7) -> int:
     """Run the dashboard until `q` (or N cycles); returns the process exit status."""
-    app = HltuiApp(settings, demo=demo, cycles=cycles)
+    app = HltuiApp(settings, demo=demo, cycles=cycles, seed=seed)
     result = app.run()
     if isinstance(result, int):
         return result
