@@ -25,6 +25,7 @@ from hltui.tui.widgets.header_bar import HeaderBar
 from hltui.tui.widgets.history_chart import HistoryChart
 from hltui.tui.widgets.liquidation_bars import LiquidationBars
 from hltui.tui.widgets.positioning_panel import PositioningPanel
+from hltui.tui.widgets.sparklines import SparklineRow, SparklinesPanel
 
 # Yesterday 00:00 UTC: a fixed time of day (stable screens) that stores still accept
 # (they refuse points older than the raw retention, as InfluxDB does).
@@ -159,6 +160,13 @@ async def test_navigation_detail_from_store_and_back(settings):
         assert table.selected_asset == first
         await pilot.press("]")
         assert table.selected_asset == second
+        # the sparklines are read back from the store for the asset under the cursor
+        panel = app.dashboard.query_one(SparklinesPanel)
+        await until(pilot, lambda: panel.loaded == (second, 4), "the sparklines")
+        history = await app.runtime.store.asset_history(second, 24, max_points=400,
+                                                        now_ms=int(clock() * 1000))
+        price_row = panel.query_one("#spark-mark_price", SparklineRow)
+        assert price_row.values == history.values["mark_price"]
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, AssetDetailScreen)
                     and app.screen.loaded is not None, "the detail screen")
