@@ -123,6 +123,7 @@ class SparklinesPanel(Widget):
         self._clock = clock
         self.asset: str | None = None
         self.loaded: tuple[str, int] | None = None  # (asset, points) of the last load
+        self.query_args: dict[str, Any] = {}  # the store read behind what is shown
         self.border_title = "24 h (stored)"
 
     def compose(self) -> ComposeResult:
@@ -141,14 +142,15 @@ class SparklinesPanel(Widget):
         if store is None:
             return
         width = max(10, self.size.width - 9 - VALUE_WIDTH)
+        now_ms = int(self._clock() * 1000)
         try:
-            series = await store.asset_history(asset, HOURS, max_points=width,
-                                               now_ms=int(self._clock() * 1000))
+            series = await store.asset_history(asset, HOURS, max_points=width, now_ms=now_ms)
         except Exception as exc:  # a store outage must not break the dashboard
             self.border_subtitle = f"store: {type(exc).__name__}"
             return
         if asset != self.asset:  # selection moved on while reading: drop stale data
             return
+        self.query_args = {"asset": asset, "hours": HOURS, "max_points": width, "now_ms": now_ms}
         self.apply(asset, series)
 
     def apply(self, asset: str, series: Series) -> None:
