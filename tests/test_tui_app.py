@@ -179,6 +179,9 @@ async def test_navigation_detail_from_store_and_back(settings):
         assert len(stored.times_ms) == 4
         charts = {c.field: c.points for c in detail.query(HistoryChart)}
         assert charts["mark_price"] == 4 and charts["open_interest_usd"] == 4
+        await next_cycle(app, pilot, clock)  # new points: the open detail re-reads them
+        await until(pilot, lambda: detail.loaded is not None
+                    and len(detail.loaded.series.times_ms) == 5, "the detail refresh")
         await pilot.press("2")  # 7 d: a new load, the old data is cleared first
         assert detail.loaded is None or detail.loaded.hours == 168
         await until(pilot, lambda: detail.loaded is not None and detail.loaded.hours == 168,
@@ -309,6 +312,23 @@ async def test_quit_flushes_before_exit(settings):
         await store.close()
     assert len(rows) == shown
     assert {r["time_ms"] for r in rows} == {int(clock() * 1000)}
+
+
+async def test_quit_while_the_runtime_is_still_starting(settings):
+    """A store that takes forever to answer must not hold `q` hostage."""
+    started = asyncio.Event()
+
+    async def slow_factory(sink: EventSink):
+        started.set()
+        await asyncio.Event().wait()  # never returns: cancelled by quit
+
+    app = make_app(settings, ManualClock(), runtime_factory=slow_factory)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, started.is_set, "the start")
+        assert "starting" in header_text(app)
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running, "the exit", timeout=10)
+    assert app.return_value == 0
 
 
 async def test_a_collector_that_raises_keeps_the_app_up_and_restarts(settings):

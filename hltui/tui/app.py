@@ -130,9 +130,12 @@ class HltuiApp(App[int]):
             self.model.versions.health += 1
         if events or timed or self.model.pending_log:
             self.dashboard.post_message(ModelUpdated(self.model.cycle))
+            if self.screen is not self.dashboard:
+                self.screen.post_message(ModelUpdated(self.model.cycle))
         for notice in self.model.take_notices():
+            # reasons come from exceptions and the network: never markup
             self.notify(notice.message, severity=notice.severity,  # type: ignore[arg-type]
-                        timeout=8 if notice.severity == "error" else 5)
+                        timeout=8 if notice.severity == "error" else 5, markup=False)
 
     def _changed(self) -> None:
         """App-side state changed (collector state): refresh without waiting for events."""
@@ -153,6 +156,8 @@ class HltuiApp(App[int]):
             if self.runtime is None:
                 self.runtime = await self._factory(self.feed)
                 self.dashboard.set_store_label(runtime_store_label(self.runtime))
+            if self._quitting:
+                return self.status
             self.model.set_collector_state("running")
             self._changed()
             status = await self.runtime.collector.run(self.cycles)
@@ -240,7 +245,8 @@ class HltuiApp(App[int]):
         except Exception as exc:
             self.model.compression_running = False
             self.model.versions.health += 1
-            self.notify(f"Compression failed: {type(exc).__name__}: {exc}", severity="error")
+            self.notify(f"Compression failed: {type(exc).__name__}: {exc}", severity="error",
+                        markup=False)
             self._changed()
 
     def action_help(self) -> None:
@@ -267,7 +273,9 @@ class HltuiApp(App[int]):
             with contextlib.suppress(Exception):
                 collector.stop()
         worker = self._collector_worker
-        if worker is not None and worker.state in (WorkerState.PENDING, WorkerState.RUNNING):
+        if collector is None and worker is not None:
+            worker.cancel()  # still starting: nothing to flush yet, do not wait for it
+        elif worker is not None and worker.state in (WorkerState.PENDING, WorkerState.RUNNING):
             try:
                 await asyncio.wait_for(worker.wait(), STOP_TIMEOUT)
             except TimeoutError:

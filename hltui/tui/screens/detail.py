@@ -22,6 +22,7 @@ from textual.widgets import Footer, Static
 
 from hltui.store.base import Series, Store
 from hltui.tui import format as fmt
+from hltui.tui.messages import ModelUpdated
 from hltui.tui.model import DashboardModel
 from hltui.tui.widgets.history_chart import CHARTS, HistoryChart
 from hltui.tui.widgets.liquidation_bars import LiquidationBars
@@ -77,7 +78,14 @@ class AssetDetailScreen(Screen[str]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._data_version = self.model.versions.data
         self.start_load()
+
+    def on_model_updated(self, _message: ModelUpdated) -> None:
+        """A cycle wrote new points: re-read quietly (same asset and range, not stale)."""
+        if self.model.versions.data != self._data_version and self.loaded is not None:
+            self._data_version = self.model.versions.data
+            self.load(self.asset, self.hours)
 
     # actions -------------------------------------------------------------------
     def action_back(self) -> None:
