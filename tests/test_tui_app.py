@@ -164,8 +164,10 @@ async def test_navigation_detail_from_store_and_back(settings):
         panel = app.dashboard.query_one(SparklinesPanel)
         await until(pilot, lambda: panel.loaded is not None and panel.loaded[0] == second,
                     "the sparklines")
-        assert panel.query_args["now_ms"] == int(clock() * 1000)
-        history = await app.runtime.store.asset_history(**panel.query_args)
+        args = dict(panel.query_args)
+        assert args.pop("positioning_source") is None  # hyperliquid only: no L/S source
+        assert args["now_ms"] == int(clock() * 1000)
+        history = await app.runtime.store.asset_history(**args)
         price_row = panel.query_one("#spark-mark_price", SparklineRow)
         assert len(history.times_ms) >= 2 and price_row.values == history.values["mark_price"]
         await pilot.press("enter")
@@ -174,6 +176,7 @@ async def test_navigation_detail_from_store_and_back(settings):
         detail = app.screen
         assert detail.asset == second
         stored = await app.runtime.store.asset_history(second, 24, max_points=400,
+                                                       source="hyperliquid",
                                                        now_ms=int(clock() * 1000))
         assert detail.loaded.series.times_ms == stored.times_ms  # read from the store
         assert len(stored.times_ms) == 4
@@ -206,6 +209,10 @@ async def test_detail_liquidation_map_and_positioning_from_the_store(clean_env):
                     and app.screen.loaded is not None, "the detail screen")
         detail = app.screen
         store = app.runtime.store
+        assert detail.loaded.ls_source == "sampled"  # L/S from the source the table uses
+        ls = await store.asset_history("BTC", 24, max_points=400, source="sampled",
+                                       now_ms=detail.loaded.now_ms)
+        assert detail.loaded.ls_series.values["ls_ratio"] == ls.values["ls_ratio"]
         levels = await store.liquidation_map("BTC")
         assert levels and detail.loaded.levels == levels
         bars = detail.query_one(LiquidationBars)
@@ -241,6 +248,7 @@ async def test_fast_range_switching_never_shows_a_stale_range(settings):
         await until(pilot, lambda: detail.loaded is not None, "the last range")
         assert detail.loaded.hours == hours["2"] and detail.range_key == "2"
         fresh = await app.runtime.store.asset_history(detail.asset, 168, max_points=400,
+                                                      source="hyperliquid",
                                                       now_ms=int(clock() * 1000))
         assert detail.loaded.series.times_ms == fresh.times_ms
         await pilot.press("q")

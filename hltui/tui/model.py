@@ -30,6 +30,8 @@ from hltui.engine.events import (
 from hltui.tui.format import HOURS_PER_YEAR, num
 
 LOG_LINES = 3000
+MARKET_SOURCE = "hyperliquid"  # price, funding, open interest (the engine's primary job)
+POSITIONING_PREFERENCE = ("hyperdash", "sampled")
 
 # Column key -> how to read it from an asset's flat value dict (first alias present wins).
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -67,6 +69,19 @@ def positioning_sources(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The `source_<name>` positioning dicts of one asset, keyed by source name."""
     return {k[len("source_"):]: v for k, v in values.items()
             if k.startswith("source_") and isinstance(v, dict)}
+
+
+def positioning_source(values: dict[str, Any]) -> str | None:
+    """Which source the row's L/S comes from (the engine names it; else the first one
+    that has positioning): sparklines and charts read L/S history from that source."""
+    named = values.get("positioning_source")
+    if isinstance(named, str) and named:
+        return named
+    sources = positioning_sources(values)
+    for name in (*POSITIONING_PREFERENCE, *sorted(sources)):
+        if num((sources.get(name) or {}).get("long_notional_usd")) is not None:
+            return name
+    return None
 
 
 def market_row(values: dict[str, Any]) -> dict[str, float | None]:

@@ -14,7 +14,7 @@ from textual.widgets import Footer
 
 from hltui.store.base import Store
 from hltui.tui.messages import AssetChosen, AssetHighlighted, FilterChanged, ModelUpdated
-from hltui.tui.model import DashboardModel, Versions
+from hltui.tui.model import DashboardModel, Versions, positioning_source
 from hltui.tui.widgets.collector_banner import CollectorBanner
 from hltui.tui.widgets.filter_input import FilterInput
 from hltui.tui.widgets.funding_table import FundingTable
@@ -62,7 +62,8 @@ class DashboardScreen(Screen):
             with Vertical(id="left"):
                 yield MarketsTable(id="markets")
                 yield FilterInput()
-                yield SparklinesPanel(self._store, self.model.clock, id="sparklines")
+                yield SparklinesPanel(self._store, self.model.clock, self.positioning_of,
+                                      id="sparklines")
             with Vertical(id="side"):
                 yield FundingTable(id="funding")
                 yield GlobalPanel(id="global")
@@ -108,6 +109,9 @@ class DashboardScreen(Screen):
             seen.data = v.data
             self.query_one(SparklinesPanel).show_asset(self.table.selected_asset)
         self.query_one(LogPane).write_batch(m.take_log())
+
+    def positioning_of(self, asset: str) -> str | None:
+        return positioning_source(self.model.assets.get(asset, {}))
 
     def set_store_label(self, label: str) -> None:
         header = self.query_one(HeaderBar)

@@ -23,7 +23,7 @@ from textual.widgets import Footer, Static
 from hltui.store.base import Series, Store
 from hltui.tui import format as fmt
 from hltui.tui.messages import ModelUpdated
-from hltui.tui.model import DashboardModel
+from hltui.tui.model import MARKET_SOURCE, DashboardModel, positioning_source
 from hltui.tui.widgets.history_chart import CHARTS, HistoryChart
 from hltui.tui.widgets.liquidation_bars import LiquidationBars
 from hltui.tui.widgets.positioning_panel import PositioningPanel
@@ -37,10 +37,13 @@ MAX_POINTS = 400
 class DetailData:
     asset: str
     hours: float
-    series: Series
+    series: Series  # market fields, from the exchange
+    ls_series: Series  # L/S from the positioning source the table uses
+    ls_source: str | None
     levels: list[dict[str, Any]]
     positions: list[dict[str, Any]]
     load_ms: float
+    now_ms: int  # the end of the window read
 
 
 class AssetDetailScreen(Screen[str]):
@@ -121,8 +124,13 @@ class AssetDetailScreen(Screen[str]):
             return
         started = time.perf_counter()
         try:
+            now_ms = int(self.clock() * 1000)
             series = await store.asset_history(asset, hours, max_points=MAX_POINTS,
-                                               now_ms=int(self.clock() * 1000))
+                                               source=MARKET_SOURCE, now_ms=now_ms)
+            pos_source = positioning_source(self.model.assets.get(asset, {}))
+            ls = await store.asset_history(asset, hours, max_points=MAX_POINTS,
+                                           source=pos_source, now_ms=now_ms) \
+                if pos_source else Series([], {})
             levels = await store.liquidation_map(asset)
             positions = [r for r in await store.latest_positions() if r.get("asset") == asset]
         except Exception as exc:  # shown on screen; the dashboard keeps running
@@ -131,14 +139,15 @@ class AssetDetailScreen(Screen[str]):
             return
         if (asset, hours) != (self.asset, self.hours):
             return  # superseded while reading
-        self.show(DetailData(asset, hours, series, levels, positions,
-                             (time.perf_counter() - started) * 1000))
+        self.show(DetailData(asset, hours, series, ls, pos_source, levels, positions,
+                             (time.perf_counter() - started) * 1000, now_ms))
 
     def show(self, data: DetailData) -> None:
         now_ms = int(self.clock() * 1000)
         for chart in self.query(HistoryChart):
-            chart.show(data.series.times_ms, data.series.values.get(chart.field, []), now_ms,
-                       data.hours)
+            src = data.ls_series if chart.field == "ls_ratio" else data.series
+            chart.show(src.times_ms, src.values.get(chart.field, []), now_ms, data.hours,
+                       source=data.ls_source if chart.field == "ls_ratio" else None)
         mark = (self.model.rows.get(data.asset) or {}).get("mark")
         if mark is None:
             marks = [v for v in data.series.values.get("mark_price", []) if v is not None]

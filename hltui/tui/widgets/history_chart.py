@@ -31,13 +31,15 @@ class HistoryChart(PlotextPlot):
         self.points = 0
 
     def show(self, times_ms: list[int], values: list[float | None], now_ms: int,
-             hours: float) -> None:
+             hours: float, source: str | None = None) -> None:
         title, scale, unit = CHARTS[self.field]
         pairs = [(t, v) for t, v in zip(times_ms, values, strict=False)
                  if fmt.num(v) is not None]
         plt = self.plt
         plt.clear_figure()
         xs, label = time_axis([t for t, _ in pairs], now_ms, hours)
+        if source:
+            unit = f"{unit}, {source}"
         plt.title(f"{title} ({unit}) · x: {label}")  # no x label line: height is precious
         span = hours if hours <= 48 else hours / 24
         plt.xlim(-span, 0)

@@ -18,6 +18,7 @@ from textual.widget import Widget
 
 from hltui.store.base import Series, Store
 from hltui.tui import format as fmt
+from hltui.tui.model import MARKET_SOURCE
 
 BARS = "▁▂▃▄▅▆▇█"
 HOURS = 24.0
@@ -117,10 +118,13 @@ class SparklinesPanel(Widget):
     DEFAULT_CSS = "SparklinesPanel { height: auto; }"
 
     def __init__(self, store: Callable[[], Store | None],
-                 clock: Callable[[], float] = time.time, **kwargs: Any) -> None:
+                 clock: Callable[[], float] = time.time,
+                 positioning: Callable[[str], str | None] = lambda asset: None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._store = store
         self._clock = clock
+        self._positioning = positioning
         self.asset: str | None = None
         self.loaded: tuple[str, int] | None = None  # (asset, points) of the last load
         self.query_args: dict[str, Any] = {}  # the store read behind what is shown
@@ -143,14 +147,21 @@ class SparklinesPanel(Widget):
             return
         width = max(10, self.size.width - 9 - VALUE_WIDTH)
         now_ms = int(self._clock() * 1000)
+        query = {"asset": asset, "hours": HOURS, "max_points": width, "now_ms": now_ms}
+        pos_source = self._positioning(asset)
         try:
-            series = await store.asset_history(asset, HOURS, max_points=width, now_ms=now_ms)
+            series = await store.asset_history(**query, source=MARKET_SOURCE)
+            # L/S from the source the table shows it from (sources sample different
+            # populations: mixing them in one line would be meaningless)
+            ls = (await store.asset_history(**query, source=pos_source)).values.get(
+                "ls_ratio", []) if pos_source else []
         except Exception as exc:  # a store outage must not break the dashboard
             self.border_subtitle = f"store: {type(exc).__name__}"
             return
         if asset != self.asset:  # selection moved on while reading: drop stale data
             return
-        self.query_args = {"asset": asset, "hours": HOURS, "max_points": width, "now_ms": now_ms}
+        self.query_args = {**query, "source": MARKET_SOURCE, "positioning_source": pos_source}
+        series.values["ls_ratio"] = ls
         self.apply(asset, series)
 
     def apply(self, asset: str, series: Series) -> None:
