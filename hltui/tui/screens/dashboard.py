@@ -63,6 +63,7 @@ class DashboardScreen(Screen):
                 yield MarketsTable(id="markets")
                 yield FilterInput()
                 yield SparklinesPanel(self._store, self.model.clock, self.positioning_of,
+                                      lambda asset: self.model.assets.get(asset, {}),
                                       id="sparklines")
             with Vertical(id="side"):
                 yield FundingTable(id="funding")

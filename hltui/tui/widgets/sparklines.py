@@ -79,7 +79,11 @@ VALUE_WIDTH = 26
 
 
 def summary(values: list[float], render: Callable[[Any], str],
-            window: Callable[[list[float]], tuple[str, str]]) -> Text:
+            window: Callable[[list[float]], tuple[str, str]], now: float | None = None) -> Text:
+    """The current value (as in the table; stored buckets are averages) and what the
+    stored window says about it."""
+    if now is not None:
+        values = [*values, now]
     if not values:
         return Text("no data", style="dim")
     text = Text(render(values[-1]))
@@ -97,9 +101,10 @@ class SparklineRow(Widget):
         self.field, self.label = field, label
         self.render_value, self.window = render, window
         self.values: list[float] = []
+        self.now: float | None = None
 
-    def show(self, values: list[float]) -> None:
-        self.values = values
+    def show(self, values: list[float], now: float | None = None) -> None:
+        self.values, self.now = values, now
         self.refresh()
 
     def render(self) -> RenderResult:
@@ -108,7 +113,7 @@ class SparklineRow(Widget):
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(f"{self.label:<8} ", style="dim")
         line.append_text(spark(self.values, bars))
-        value = summary(self.values, self.render_value, self.window)
+        value = summary(self.values, self.render_value, self.window, self.now)
         value.align("right", VALUE_WIDTH)
         line.append_text(value)
         return line
@@ -120,8 +125,10 @@ class SparklinesPanel(Widget):
     def __init__(self, store: Callable[[], Store | None],
                  clock: Callable[[], float] = time.time,
                  positioning: Callable[[str], str | None] = lambda asset: None,
+                 current: Callable[[str], dict[str, Any]] = lambda asset: {},
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._current = current
         self._store = store
         self._clock = clock
         self._positioning = positioning
@@ -167,7 +174,8 @@ class SparklinesPanel(Widget):
     def apply(self, asset: str, series: Series) -> None:
         self.border_title = Text.assemble("24 h (stored) ", (asset, "bold"))
         self.border_subtitle = f"{len(series.times_ms)} pts"
+        now = self._current(asset)
         for field, *_ in METRICS:
             self.query_one(f"#spark-{field}", SparklineRow).show(
-                clean(series.values.get(field, [])))
+                clean(series.values.get(field, [])), fmt.num(now.get(field)))
         self.loaded = (asset, len(series.times_ms))
