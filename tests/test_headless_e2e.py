@@ -88,8 +88,14 @@ def test_demo_flag_collects_offline_into_demo_database(
     demo_db = influx_db + "_demo"
     counts = influxd.rows('SELECT count("mark_price") FROM "asset_metrics" GROUP BY time(1d)',
                           demo_db)
-    per_cycle = influxd.rows('SELECT count("assets") FROM "global_metrics"', demo_db)
+    per_cycle = influxd.rows(
+        'SELECT count("assets") FROM "global_metrics" WHERE "source" = \'hyperliquid\'', demo_db)
     assert per_cycle[0]["count"] == 3
+    # the demo turns on every source: positioning arrives from the sampled accounts and,
+    # Chromium being installed, from the simulated HyperDash site
+    sources = {r["source"] for r in influxd.rows(
+        'SELECT "long_notional_usd", "source" FROM "asset_metrics"', demo_db)}
+    assert sources == {"sampled", "hyperdash"}
     assets = {r["asset"] for r in influxd.rows(
         'SELECT "mark_price", "asset" FROM "asset_metrics"', demo_db)}
     assert len(assets) > 200

@@ -47,7 +47,7 @@ def env_for(server: Influxd, db: str, data: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HLTUI_")}
     env.update(PYTHONPATH=str(ROOT), NO_COLOR="1", HLTUI_INFLUX_URL=server.url,
                HLTUI_INFLUX_DATABASE=db, HLTUI_DATA_DIR=str(data), HLTUI_BREAKER_RESET="0.3",
-               HLTUI_INFLUX_TIMEOUT="3")
+               HLTUI_INFLUX_TIMEOUT="3", HLTUI_SOURCES="hyperliquid")
     return env
 
 

@@ -46,7 +46,8 @@ def _settings(sim: SimExchange | SimExchangeThread, influxd: Influxd, db: str, t
     base: dict[str, Any] = {
         "hyperliquid_url": sim.url, "leaderboard_url": sim.leaderboard_url,
         "influx_url": influxd.url, "influx_database": db, "data_dir": tmp,
-        "sources": "hyperliquid,sampled", "sample_size": 1000, "interval": 0,
+        # interval 3600: one market cycle per window, the sampler may use all the rest
+        "sources": "hyperliquid,sampled", "sample_size": 1000, "interval": 3600,
         "weight_budget_share": 1.0,
     }
     base.update(kw)
@@ -172,7 +173,8 @@ async def test_ten_simulated_minutes_within_budget_and_market_every_cycle(
                          interval=client_window)
     budget = WeightBudget(0.5, 1200, window_s=client_window)
     events: list[Event] = []
-    collector = await _collector(settings, budget, events)
+    # simulated time: a pass may start every (scaled) interval, not every 30 real seconds
+    collector = await _collector(settings, budget, events, min_pass_s=client_window)
     try:
         status = await collector.run(cycles=10)
     finally:
@@ -213,7 +215,8 @@ async def test_runtime_demo_with_sampled_source(
     from hltui.engine.build import build_runtime
 
     settings = load_settings(influx_url=influxd.url, influx_database=influx_db,
-                             data_dir=tmp_path, sources="hyperliquid,sampled", interval=30)
+                             data_dir=tmp_path, sources="hyperliquid,sampled", interval=30,
+                             sample_size=200)
     events: list[Event] = []
     rt = await build_runtime(settings, events.append, demo=True)
     try:

@@ -37,6 +37,30 @@ def demo_settings(settings: Settings, exchange_url: str, leaderboard_url: str,
     return settings.model_copy(update=update)
 
 
+def demo_defaults(settings: Settings) -> Settings:
+    """What `--demo` changes where the user set nothing: every source (hyperdash only
+    when a browser is installed), a 10 s interval, 100 sampled accounts and the whole
+    simulated weight budget, so the full dashboard fills within a few cycles."""
+    explicit = settings.model_fields_set
+    update: dict[str, Any] = {}
+    if "sources" not in explicit:
+        from hltui.sources.hyperdash.browser import find_browser
+        from hltui.sources.hyperdash.errors import BrowserUnavailable
+
+        sources = ["hyperliquid", "sampled"]
+        try:
+            find_browser(settings.browser_path)
+            sources.append("hyperdash")
+        except BrowserUnavailable:
+            pass
+        update["sources"] = tuple(sources)
+    for name, value in (("interval", 10.0), ("sample_size", 100),
+                        ("weight_budget_share", 1.0)):
+        if name not in explicit:
+            update[name] = value
+    return settings.model_copy(update=update)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -98,6 +122,8 @@ async def build_runtime(
     closers: list[Any] = []
     if demo:
         from hltui.sim.server import SimExchange
+
+        settings = demo_defaults(settings)
 
         sim = SimExchange(seed=seed, clock=clock)
         await sim.__aenter__()

@@ -153,12 +153,15 @@ class Collector:
                     await self._sleep(None)
                     continue
                 self._force = False
+                started = time.monotonic()
                 await self.run_once()
                 done += 1
                 await self._maybe_compress()
                 if self._stopping or (cycles is not None and done >= cycles):
                     break
-                await self._sleep(self.settings.interval)
+                # cycles start on a steady cadence: the interval counts from the start
+                elapsed = time.monotonic() - started
+                await self._sleep(max(0.0, self.settings.interval - elapsed))
         finally:
             await self.flush()
         if self.points_lost:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hltui.engine.events import ItemError
 from hltui.process.records import (
@@ -63,8 +63,9 @@ class Envelope(BaseModel):
     universe: list[dict[str, Any]]
 
 
-_ctx_adapter = TypeAdapter(AssetCtx)
-_asset_adapter = TypeAdapter(UniverseAsset)
+# the models' own core validators: TypeAdapter's Python wrapper costs as much as the work
+_validate_ctx = AssetCtx.__pydantic_validator__.validate_python
+_validate_asset = UniverseAsset.__pydantic_validator__.validate_python
 
 
 class PayloadError(ValueError):
@@ -120,7 +121,7 @@ def parse_meta_and_ctxs(payload: Any) -> ParsedMarket:
         label = raw_asset.get("name") if isinstance(raw_asset, dict) else None
         label = label if isinstance(label, str) else f"#{i}"
         try:
-            asset = _asset_adapter.validate_python(raw_asset)
+            asset = _validate_asset(raw_asset)
             check_asset_name(asset.name)
             if asset.name in seen:
                 raise InvalidAssetName(f"duplicate asset name {asset.name!r}")
@@ -128,7 +129,7 @@ def parse_meta_and_ctxs(payload: Any) -> ParsedMarket:
             if asset.isDelisted:
                 out.delisted.append(asset.name)
                 continue
-            ctx = _ctx_adapter.validate_python(raw_ctx)
+            ctx = _validate_ctx(raw_ctx)
         except ValidationError as exc:
             out.errors.append(ItemError(SOURCE, label, "validation", _describe(exc)))
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 FieldValue = float | int | bool | str
@@ -32,6 +33,9 @@ class Point:
         return self.measurement, tuple(sorted(self.tags.items()))
 
 
+_UNSAFE_NAME = re.compile("[\\x00-\\x1f\\x7f\\u2028\\u2029\\ufeff\\\\]")
+
+
 class InvalidAssetName(ValueError):
     """An asset name the database cannot store faithfully (refused, never renamed)."""
 
@@ -47,11 +51,11 @@ def check_asset_name(name: str) -> str:
         raise InvalidAssetName("empty asset name")
     if len(name) > 128:
         raise InvalidAssetName(f"asset name longer than 128 characters: {name[:32]!r}...")
-    if "\\" in name:
+    bad = _UNSAFE_NAME.search(name)
+    if bad is not None and bad.group() == "\\":
         raise InvalidAssetName(f"asset name {name!r} contains a backslash, which InfluxDB "
                                "versions store differently")
-    bad = [c for c in name if ord(c) < 32 or ord(c) == 127 or c in "\u2028\u2029\ufeff"]
-    if bad:
+    if bad is not None:
         raise InvalidAssetName(f"asset name {name!r} contains a control character")
     if name != name.strip():
         raise InvalidAssetName(f"asset name {name!r} has leading or trailing whitespace")

@@ -50,6 +50,7 @@ ACCOUNT_WEIGHT = request_weight({"type": "clearinghouseState"})
 MARKET_WEIGHT = request_weight({"type": "metaAndAssetCtxs"}) + \
     request_weight({"type": "predictedFundings"})
 MAX_ERRORS = 20  # ItemErrors kept between two cycles (the rest are counted)
+MIN_PASS_S = 30.0
 FIRST_PASS_WAIT_MAX_S = 30.0
 PAUSE_POLL_S = 0.2
 IDLE_S = 1.0
@@ -91,8 +92,11 @@ class SampledJob:
         self.clock = clock
         self.share = SamplerShare(client.budget, market_weight(settings), settings.interval,
                                   reserve=reserve)
-        # re-sampling an account more often than the cycle interval is wasted weight
-        self.min_pass_s = settings.interval if min_pass_s is None else min_pass_s
+        # re-sampling an account more often than the cycle interval is wasted weight, and
+        # positions worth a pass rarely change within MIN_PASS_S: with back-to-back cycles
+        # (interval 0) the sampler would otherwise take all the weight market data needs
+        self.min_pass_s = (max(settings.interval, MIN_PASS_S) if min_pass_s is None
+                           else min_pass_s)
         self.first_pass_wait_s = (min(settings.interval, FIRST_PASS_WAIT_MAX_S)
                                   if first_pass_wait_s is None else first_pass_wait_s)
         self.book = AddressBook(settings, client, clock=clock, refresh_s=leaderboard_refresh_s,
