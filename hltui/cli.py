@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                                         seed=args.seed))
     from hltui.tui.app import run_app
 
-    return run_app(settings, demo=args.demo, cycles=args.cycles)
+    return run_app(settings, demo=args.demo, cycles=args.cycles, seed=args.seed)
 
 
 def _for_reading(settings, demo: bool):
