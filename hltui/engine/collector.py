@@ -196,6 +196,9 @@ class Collector:
         primary = [j for j in self.jobs if j.name == PRIMARY]
         others = [j for j in self.jobs if j.name != PRIMARY]
         results = [await self._run_job(j, ctx) for j in primary]
+        if others and results:
+            # market data is ready long before a browser or a sampling pass: show it now
+            self._publish_snapshot(results)
         results += await asyncio.gather(*(self._run_job(j, ctx) for j in others))
         points = [p for r in results for p in r.points]
         outcome, per_source = await self._write_results(results)

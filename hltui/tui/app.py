@@ -155,7 +155,9 @@ class HltuiApp(App[int]):
         try:
             if self.runtime is None:
                 self.runtime = await self._factory(self.feed)
-                self.dashboard.set_store_label(runtime_store_label(self.runtime))
+                jobs = getattr(self.runtime.collector, "jobs", [])
+                self.dashboard.set_store_label(runtime_store_label(self.runtime),
+                                               tuple(j.name for j in jobs))
             if self._quitting:
                 return self.status
             self.model.set_collector_state("running")

@@ -114,9 +114,12 @@ class DashboardScreen(Screen):
     def positioning_of(self, asset: str) -> str | None:
         return positioning_source(self.model.assets.get(asset, {}))
 
-    def set_store_label(self, label: str) -> None:
+    def set_store_label(self, label: str, sources: tuple[str, ...] | None = None) -> None:
+        """Called once the runtime exists: --demo may have changed the store and sources."""
         header = self.query_one(HeaderBar)
         header.store_label = label
+        if sources:
+            header.sources = sources
         header.refresh()
 
     def on_screen_resume(self) -> None:
