@@ -36,3 +36,19 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
             monkeypatch.delenv(k)
     monkeypatch.setenv("HLTUI_DATA_DIR", str(tmp_path / "data"))
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def own_influxd(tmp_path_factory: pytest.TempPathFactory):
+    """An influxd for one module alone: outage tests stop and restart it."""
+    server = Influxd(tmp_path_factory.mktemp("influxd-own")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def up(own_influxd: Influxd) -> Influxd:
+    """`own_influxd`, started again if an earlier test left it stopped."""
+    if not own_influxd.ping():
+        own_influxd.start()
+    return own_influxd

@@ -20,21 +20,6 @@ from tests.helpers.influxd import Influxd
 _dbs = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    """An influxd of our own: these tests stop and restart it."""
-    srv = Influxd(tmp_path_factory.mktemp("influxd-outage")).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def up(server: Influxd) -> Influxd:
-    if not server.ping():
-        server.start()
-    return server
-
-
 def points(t0_ms: int, n_assets: int = 5, cycle: int = 0) -> list[Point]:
     names = ["BTC", "kPEPE", "@107", "a,b=c d", "ÉTH"][:n_assets]
     return [Point(ASSET_METRICS, {"asset": a, "source": "hyperliquid"},

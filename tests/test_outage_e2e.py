@@ -29,20 +29,6 @@ _dbs = itertools.count()
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    srv = Influxd(tmp_path_factory.mktemp("influxd-e2e")).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def up(server: Influxd) -> Influxd:
-    if not server.ping():
-        server.start()
-    return server
-
-
 def env_for(server: Influxd, db: str, data: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HLTUI_")}
     env.update(PYTHONPATH=str(ROOT), NO_COLOR="1", HLTUI_INFLUX_URL=server.url,
