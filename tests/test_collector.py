@@ -111,3 +111,19 @@ async def test_request_cycle_runs_while_paused_and_stop_ends_loop(runtime) -> No
     assert collector.cycle == 1
     collector.stop()
     assert await asyncio.wait_for(task, 10) == 0
+
+
+async def test_embedded_store_health_counts_written_points(
+    sim: SimExchange, tmp_path: Path, clean_env: Path
+) -> None:
+    from hltui.engine.events import StatsUpdated
+
+    events: list[Event] = []
+    settings = load_settings(hyperliquid_url=sim.url, data_dir=tmp_path, interval=0)
+    rt = await build_runtime(settings, events.append)
+    try:
+        done = await rt.collector.run_once()
+    finally:
+        await rt.aclose()
+    stats = [e for e in events if isinstance(e, StatsUpdated)][-1]
+    assert stats.points_written == done.points_written > 200

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from hltui.engine.stats import WriterCounters
 from hltui.process.records import Point
 from hltui.store.base import Store, StoreError
 
@@ -23,6 +24,9 @@ class DirectWriter:
     def __init__(self, store: Store, batch_size: int = 5000) -> None:
         self.store = store
         self.batch_size = batch_size
+        self.written = 0
+        self.rejected = 0
+        self.lost = 0
 
     async def write(self, points: Sequence[Point]) -> WriteOutcome:
         out = WriteOutcome()
@@ -37,7 +41,15 @@ class DirectWriter:
             out.written += res.written
             out.rejected += len(res.rejected)
             out.errors.extend(reason for _, reason in res.rejected[:3])
+        self.written += out.written
+        self.rejected += out.rejected
+        self.lost += out.lost
         return out
+
+    def counters(self) -> WriterCounters:
+        """Cumulative counters, same shape as the spooling writer's (no spool here)."""
+        return WriterCounters(written=self.written, dropped=self.lost,
+                              dead_lettered=self.rejected)
 
     async def flush(self) -> WriteOutcome:
         return WriteOutcome()
