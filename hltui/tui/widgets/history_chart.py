@@ -24,6 +24,14 @@ def time_axis(times_ms: list[int], now_ms: int, hours: float) -> tuple[list[floa
     return [(t - now_ms) / 86_400_000 for t in times_ms], "days ago"
 
 
+def y_range(ys: list[float]) -> tuple[float, float]:
+    """The data's range with a margin; a flat series (or one point) gets +-1% around its
+    value, so the axis reads like the value instead of plotext's arbitrary span."""
+    lo, hi = min(ys), max(ys)
+    pad = (hi - lo) * 0.05 or abs(hi) * 0.01 or 1e-9
+    return lo - pad, hi + pad
+
+
 class HistoryChart(PlotextPlot):
     def __init__(self, field: str, **kwargs: Any) -> None:
         super().__init__(id=f"chart-{field}", **kwargs)
@@ -44,7 +52,9 @@ class HistoryChart(PlotextPlot):
         span = hours if hours <= 48 else hours / 24
         plt.xlim(-span, 0)
         if pairs:
-            plt.plot(xs, [float(v) * scale for _, v in pairs], marker="braille")
+            ys = [float(v) * scale for _, v in pairs]
+            plt.plot(xs, ys, marker="braille")
+            plt.ylim(*y_range(ys))
         else:
             plt.title(f"{title}: no stored data in this range")
         self.points = len(pairs)
