@@ -34,9 +34,9 @@ def _fmt(v: Any) -> str:
     if isinstance(v, bool) or not isinstance(v, int | float):
         return str(v)
     if isinstance(v, int):
-        return f"{v:,}" if abs(v) >= 10_000 else str(v)
+        return f"{v:,}"
     a = abs(v)
-    if a >= 10_000:
+    if a >= 1_000:  # money and prices: thousands separated, cents
         return f"{v:,.2f}"
     if a >= 1:
         return f"{v:.4f}".rstrip("0").rstrip(".")
