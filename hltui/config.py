@@ -257,6 +257,6 @@ def _one_line(exc: ValidationError) -> str:
         return f"config: unknown setting {loc!r}"
     value = err.get("input")
     shown = "" if "token" in loc or "password" in loc or "key" in loc else f" (got {value!r})"
-    if isinstance(value, dict):
+    if isinstance(value, dict) or repr(value) in msg:
         shown = ""
     return f"config: HLTUI_{loc.upper()}: {msg}{shown}"
