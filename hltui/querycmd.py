@@ -63,6 +63,38 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join([line(cols), *(line(c) for c in cells)]) + "\n"
 
 
+# what a trader reads first; every field of every source is in --json
+MARKET_COLUMNS = (("mark_price", "mark"), ("change_24h", "change_24h"),
+                  ("funding_rate", "funding_1h"), ("open_interest_usd", "oi_usd"),
+                  ("volume_24h_usd", "volume_24h_usd"))
+POSITION_COLUMNS = (("ls_ratio", "ls_ratio"), ("long_traders", "longs"),
+                    ("short_traders", "shorts"), ("coverage", "coverage"))
+POSITIONING_PREFERENCE = ("hyperdash", "sampled")
+
+
+def positions_overview(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One line per asset: market data from the official API, positioning from the
+    preferred source that has it (named), largest open interest first."""
+    by_asset: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        by_asset.setdefault(r["asset"], {})[r.get("source", "")] = r
+    out = []
+    for asset, sources in by_asset.items():
+        market = sources.get("hyperliquid", {})
+        line: dict[str, Any] = {"asset": asset}
+        line.update({label: market.get(f) for f, label in MARKET_COLUMNS})
+        pos_src = next((s for s in (*POSITIONING_PREFERENCE, *sorted(sources))
+                        if s in sources and sources[s].get("long_notional_usd") is not None),
+                       None)
+        pos = sources.get(pos_src, {}) if pos_src else {}
+        line.update({label: pos.get(f) for f, label in POSITION_COLUMNS})
+        line["positioning"] = pos_src
+        line["time"] = _fmt_time(max(r["time_ms"] for r in sources.values()))
+        out.append(line)
+    out.sort(key=lambda r: -(r["oi_usd"] or 0))
+    return out
+
+
 def _series_rows(series: Any) -> list[dict[str, Any]]:
     rows = []
     for i, t in enumerate(series.times_ms):
@@ -91,9 +123,7 @@ async def _answer(settings: Settings, what: str, asset: str | None,
                                   f"{store.label}" + (f" (known: {hint})" if known else ""))
         if what == "latest-positions":
             rows = await store.latest_positions()
-            shown = [{**{k: v for k, v in r.items() if k != "time_ms"},
-                      "time": _fmt_time(r["time_ms"])} for r in rows]
-            return rows, shown, f"no asset_metrics stored yet in {store.label}"
+            return rows, positions_overview(rows), f"no asset_metrics stored yet in {store.label}"
         if what == "liquidation-map":
             rows = await store.liquidation_map(asset or "")
             shown = [{**{k: v for k, v in r.items() if k != "time_ms"},

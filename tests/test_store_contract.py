@@ -553,7 +553,7 @@ async def test_query_command(h: Harness, capsys: pytest.CaptureFixture) -> None:
     code, out, err = await run("latest-positions")
     assert code == 0 and err == ""
     header = out.splitlines()[0].split()
-    assert header[:3] == ["asset", "source", "time"] and "mark_price" in header
+    assert header[:3] == ["asset", "time", "mark"] and "positioning" in header
     assert "x' OR asset='BTC" in out
     code, out, _ = await run("latest-positions", as_json=True)
     rows = json.loads(out)
