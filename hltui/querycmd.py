@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from hltui.config import Settings
+from hltui.process.positioning import preferred_source
 
 QUERIES = ("latest-positions", "global-metrics", "asset-history", "liquidation-map")
 _FIRST = ("asset", "source", "side", "time")
@@ -69,7 +70,6 @@ MARKET_COLUMNS = (("mark_price", "mark"), ("change_24h", "change_24h"),
                   ("volume_24h_usd", "volume_24h_usd"))
 POSITION_COLUMNS = (("ls_ratio", "ls_ratio"), ("long_traders", "longs"),
                     ("short_traders", "shorts"), ("coverage", "coverage"))
-POSITIONING_PREFERENCE = ("hyperdash", "sampled")
 
 
 def positions_overview(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -83,9 +83,7 @@ def positions_overview(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         market = sources.get("hyperliquid", {})
         line: dict[str, Any] = {"asset": asset}
         line.update({label: market.get(f) for f, label in MARKET_COLUMNS})
-        pos_src = next((s for s in (*POSITIONING_PREFERENCE, *sorted(sources))
-                        if s in sources and sources[s].get("long_notional_usd") is not None),
-                       None)
+        pos_src = preferred_source(sources)
         pos = sources.get(pos_src, {}) if pos_src else {}
         line.update({label: pos.get(f) for f, label in POSITION_COLUMNS})
         line["positioning"] = pos_src

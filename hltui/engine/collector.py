@@ -34,11 +34,11 @@ from hltui.engine.events import (
 )
 from hltui.engine.stats import HealthStats
 from hltui.engine.writer import DirectWriter, WriteOutcome
+from hltui.process.positioning import preferred_source
 from hltui.sources.base import CycleContext, JobResult, SourceError, SourceJob
 from hltui.store.base import Store
 
 PRIMARY = "hyperliquid"
-POSITIONING_PREFERENCE = ("hyperdash", "sampled")
 MAX_ERRORS_LOGGED = 5
 
 # exit statuses of run(cycles=N)
@@ -300,15 +300,15 @@ class Collector:
             elif r.globals:
                 self.globals[f"source_{r.source}"] = dict(r.globals)
         for row in self.snapshot.values():
-            for src in POSITIONING_PREFERENCE:
-                pos = row.get(f"source_{src}")
-                if pos:
-                    for k in ("ls_ratio", "long_traders", "short_traders", "coverage",
-                              "long_notional_usd", "short_notional_usd"):
-                        if k in pos:
-                            row[k] = pos[k]
-                    row["positioning_source"] = src
-                    break
+            src = preferred_source({k[len("source_"):]: v for k, v in row.items()
+                                    if k.startswith("source_")})
+            if src is not None:
+                pos = row[f"source_{src}"]
+                for k in ("ls_ratio", "long_traders", "short_traders", "coverage",
+                          "long_notional_usd", "short_notional_usd"):
+                    if k in pos:
+                        row[k] = pos[k]
+                row["positioning_source"] = src
         self.sink(SnapshotReady(self.cycle, {k: dict(v) for k, v in self.snapshot.items()},
                                 dict(self.globals)))
 

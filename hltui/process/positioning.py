@@ -3,8 +3,25 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+# which source's positioning a table shows when several have it (third-party first)
+POSITIONING_PREFERENCE = ("hyperdash", "sampled")
+
+
+def preferred_source(by_source: Mapping[str, Any]) -> str | None:
+    """The source to show positioning from: hyperdash, then sampled, then any other,
+    the first whose fields hold a finite `long_notional_usd`."""
+    for name in (*POSITIONING_PREFERENCE, *sorted(by_source)):
+        fields = by_source.get(name)
+        if not isinstance(fields, Mapping):
+            continue
+        v = fields.get("long_notional_usd")
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+            return name
+    return None
 
 
 @dataclass(slots=True)

@@ -27,11 +27,11 @@ from hltui.engine.events import (
     SnapshotReady,
     StatsUpdated,
 )
+from hltui.process.positioning import preferred_source
 from hltui.tui.format import HOURS_PER_YEAR, num
 
 LOG_LINES = 3000
 MARKET_SOURCE = "hyperliquid"  # price, funding, open interest (the engine's primary job)
-POSITIONING_PREFERENCE = ("hyperdash", "sampled")
 
 # Column key -> how to read it from an asset's flat value dict (first alias present wins).
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -77,11 +77,7 @@ def positioning_source(values: dict[str, Any]) -> str | None:
     named = values.get("positioning_source")
     if isinstance(named, str) and named:
         return named
-    sources = positioning_sources(values)
-    for name in (*POSITIONING_PREFERENCE, *sorted(sources)):
-        if num((sources.get(name) or {}).get("long_notional_usd")) is not None:
-            return name
-    return None
+    return preferred_source(positioning_sources(values))
 
 
 def market_row(values: dict[str, Any]) -> dict[str, float | None]:

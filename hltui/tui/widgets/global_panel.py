@@ -10,22 +10,17 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual.widget import Widget
 
+from hltui.process.positioning import preferred_source
 from hltui.tui import format as fmt
-
-POSITIONING_PREFERENCE = ("hyperdash", "sampled")
 
 
 def positioning_globals(values: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
     """(source, its global figures): the engine files each positioning source's globals
     under `source_<name>`; the flat dict holds the exchange's own."""
-    for name in POSITIONING_PREFERENCE:
-        sub = values.get(f"source_{name}")
-        if isinstance(sub, dict) and fmt.num(sub.get("long_notional_usd")) is not None:
-            return name, sub
-    for key, sub in values.items():
-        if key.startswith("source_") and isinstance(sub, dict) and \
-                fmt.num(sub.get("long_notional_usd")) is not None:
-            return key[len("source_"):], sub
+    name = preferred_source({k[len("source_"):]: v for k, v in values.items()
+                             if k.startswith("source_")})
+    if name is not None:
+        return name, values[f"source_{name}"]
     if fmt.num(values.get("long_notional_usd")) is not None:
         return None, values
     return None, {}
