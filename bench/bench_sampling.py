@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hltui.config import load_settings
 from hltui.process.sampling import aggregate_samples, parse_clearinghouse_state
+from hltui.sim.ratelimit import max_weight_in_window
 from hltui.sim.server import SimExchangeThread
 from hltui.sources.base import CycleContext, MarketAsset
 from hltui.sources.budget import WeightBudget
@@ -85,23 +86,11 @@ async def throughput(window: float, windows: int, share: float, reserve_cycles: 
     return {
         "mode": mode, "cycles": cycles, "minutes": span,
         "accounts_per_min": sampler / 2 / span, "ceiling_per_min": ceiling / span,
-        "ratio": (sampler / 2) / ceiling, "max_window_weight": max_window(log, window),
+        "ratio": (sampler / 2) / ceiling,
+        "max_window_weight": max_weight_in_window(log, window),
         "limit": limit, "server_429": stats["rate_limited"],
         "market_calls": stats["requests"].get("metaAndAssetCtxs", 0), "cpu": cpu,
     }
-
-
-def max_window(log: list[tuple[float, int]], window: float) -> int:
-    """Largest weight the server saw inside any `window`-second span."""
-    best = total = 0
-    j = 0
-    for t, w in log:
-        total += w
-        while log[j][0] <= t - window:
-            total -= log[j][1]
-            j += 1
-        best = max(best, total)
-    return best
 
 
 def synthetic(n_accounts: int, n_positions: int, coins: list[str], seed: int = 5) -> list[bytes]:

@@ -26,6 +26,7 @@ from hltui.config import Settings, load_settings
 from hltui.engine.collector import Collector
 from hltui.engine.events import CycleDone, Event
 from hltui.process.buckets import bucket_width
+from hltui.sim.ratelimit import max_weight_in_window
 from hltui.sim.server import SimExchange, SimExchangeThread
 from hltui.sources.budget import WeightBudget
 from hltui.sources.http import InfoClient
@@ -150,17 +151,6 @@ async def test_stored_aggregates_equal_the_exact_sums(
     assert g["sample_age_s"] >= 0
 
 
-def max_window_weight(log: list[tuple[float, int]], window: float) -> int:
-    best = total = j = 0
-    for t, w in log:
-        total += w
-        while log[j][0] <= t - window:
-            total -= log[j][1]
-            j += 1
-        best = max(best, total)
-    return best
-
-
 @pytest.mark.parametrize("sim_thread", [{"window_s": WINDOW}], indirect=True)
 async def test_ten_simulated_minutes_within_budget_and_market_every_cycle(
     sim_thread: SimExchangeThread, influxd: Influxd, influx_db: str, tmp_path: Path,
@@ -182,7 +172,7 @@ async def test_ten_simulated_minutes_within_budget_and_market_every_cycle(
     assert status == 0
     limit = 600
     log = sim.weight_log
-    assert max_window_weight(log, WINDOW) <= limit  # counted at the exchange
+    assert max_weight_in_window(log, WINDOW) <= limit  # counted at the exchange
     assert sim.stats.rate_limited == 0
     assert sim.window.limit == 1200 and sim.window.window_s == WINDOW
     # the sampler did use what was left: several full passes over 505 accounts

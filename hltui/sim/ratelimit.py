@@ -87,6 +87,19 @@ class SlidingWindow:
             self._total = 0
 
 
+def max_weight_in_window(log: list[tuple[float, int]], window: float) -> int:
+    """Largest weight inside any `window`-second span of a (time, weight) log, recomputed
+    from the log alone so tests and benches check the server's own accounting."""
+    best = total = j = 0
+    for t, w in log:
+        total += w
+        while log[j][0] <= t - window:
+            total -= log[j][1]
+            j += 1
+        best = max(best, total)
+    return best
+
+
 def retry_after_header(seconds: float) -> str:
     """Whole seconds, at least 1 (HTTP's Retry-After is an integer)."""
     return str(max(1, math.ceil(seconds)))
