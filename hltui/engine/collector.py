@@ -71,6 +71,7 @@ class Collector:
         self._wake: asyncio.Event | None = None
         self._last_compression: float | None = None
         self._compress_lock: asyncio.Lock | None = None
+        self._unflushed = True  # a spool left by an earlier run is flushed even before a write
         self.snapshot: dict[str, dict[str, Any]] = {}
         self.globals: dict[str, Any] = {}
         # resilience: one breaker per source and one for the store, health stats,
@@ -181,8 +182,13 @@ class Collector:
             await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def flush(self) -> None:
+        """Push out what the writer holds; a no-op when nothing was written since the last
+        flush (run() flushes at its end and close() must not report the spool twice)."""
+        if not self._unflushed:
+            return
         out = await self.writer.flush()
         self.points_lost += out.lost
+        self._unflushed = False
 
     # one cycle ---------------------------------------------------------------
     async def run_once(self) -> CycleDone:
@@ -236,6 +242,7 @@ class Collector:
         for r in results:
             if not r.points:
                 continue
+            self._unflushed = True
             out = await self.writer.write(r.points)
             per_source[r.source] = out
             total.written += out.written
@@ -255,6 +262,7 @@ class Collector:
         self.stats.record_cycle(duration_ms)
         if hasattr(self.writer, "counters"):
             self.stats.update_writer(self.writer.counters())
+        self._unflushed = True
         out = await self.writer.write(self.stats.points(now_ms))
         self.points_lost += out.lost
         self.sink(self.stats.to_event())
